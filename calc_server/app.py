@@ -1,0 +1,90 @@
+"""The aiohttp application: built by ``make_app``, which the CLI, the TUI and the tests call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+from aiohttp import WSCloseCode, web
+
+from calc_server.calculation import Calculation
+from calc_server.config import Settings
+from calc_server.connection import websocket_handler
+from calc_server.hub import Hub
+from calc_server.keys import EPOCH, HUB, SERVICE, SETTINGS
+from calc_server.service import CalculationService
+from calc_server.version import __version__
+from protocol.schema import render as render_schema
+
+log = logging.getLogger("calc_server")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """``GET /healthz``: liveness plus a summary of the calculation."""
+    app = request.app
+    return web.json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "epoch": app[EPOCH],
+            "clients": len(app[HUB]),
+            "state": app[SERVICE].snapshot().state.value,
+        }
+    )
+
+
+async def schema(request: web.Request) -> web.Response:
+    """``GET /schema``: the protocol's JSON Schema."""
+    return web.Response(text=_SCHEMA, content_type="application/schema+json")
+
+
+_SCHEMA = render_schema()
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    """End a running calculation as CANCELED, tell everyone, then close every peer with 1001."""
+    hub = app[HUB]
+    app[SERVICE].shutdown()
+    hub.stop()
+    peers = hub.peers
+    for peer in peers:
+        hub.remove(peer)
+    closes = [
+        peer.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for peer in peers
+    ]
+    if closes:
+        timeout = app[SETTINGS].shutdown_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.gather(*closes, return_exceptions=True)
+        except TimeoutError:
+            log.warning("some clients did not acknowledge the close within %.1fs", timeout)
+        for peer in peers:
+            if not peer.transport.is_closing():
+                peer.transport.abort()
+
+
+async def _bind_clock(app: web.Application) -> None:
+    """Create the service on the running loop, so deadlines use the loop's monotonic clock."""
+    loop = asyncio.get_running_loop()
+    settings = app[SETTINGS]
+    calculation = Calculation(epoch=app[EPOCH], stage_duration=settings.stage_seconds)
+    app[SERVICE] = CalculationService(calculation, app[HUB], loop.time)
+
+
+def make_app(settings: Settings | None = None) -> web.Application:
+    """Build the server application with its own epoch, hub and calculation."""
+    settings = settings or Settings()
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[EPOCH] = secrets.token_hex(8)
+    app[HUB] = Hub(
+        send_buffer_limit=settings.send_buffer_limit, behind_timeout=settings.behind_timeout
+    )
+    app.on_startup.append(_bind_clock)
+    app.on_shutdown.append(_on_shutdown)
+    app.router.add_get("/ws", websocket_handler)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/schema", schema)
+    return app

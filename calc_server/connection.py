@@ -1,0 +1,173 @@
+"""One WebSocket connection: decode each frame once, dispatch it, answer the sender."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+
+import msgspec
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from calc_server.calculation import Outcome
+from calc_server.hub import Hub, Peer
+from calc_server.keys import EPOCH, HUB, SERVICE, SETTINGS
+from calc_server.ratelimit import TokenBucket
+from calc_server.service import CalculationService
+from calc_server.version import __version__
+from protocol import (
+    PROTOCOL_VERSION,
+    Ack,
+    Cancel,
+    Error,
+    Hello,
+    Start,
+    Sync,
+    Welcome,
+    client_decoder,
+    encode,
+)
+
+log = logging.getLogger("calc_server.connection")
+
+RATE_LIMIT_CLOSE_AFTER = 20
+"""Messages refused in a row for the rate limit before the connection is closed with 1008."""
+
+REMEMBERED_REQUESTS = 256
+"""How many request ids per connection are remembered to answer repeats identically."""
+
+_client_ids = itertools.count(1)
+
+
+class Connection:
+    """Reads one client's frames and turns them into commands and answers."""
+
+    def __init__(self, peer: Peer, hub: Hub, service: CalculationService, bucket: TokenBucket):
+        self.peer = peer
+        self._hub = hub
+        self._service = service
+        self._bucket = bucket
+        self._answers: OrderedDict[str, bytes] = OrderedDict()
+
+    async def serve(self) -> None:
+        """Handle frames until the peer closes or must be closed."""
+        ws = self.peer.ws
+        loop = asyncio.get_running_loop()
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                over = self._bucket.take(loop.time())
+                if over == 0:
+                    self._handle(msg.data)
+                elif over == 1:
+                    self._error("rate_limited", "too many messages; slow down")
+                elif over > RATE_LIMIT_CLOSE_AFTER:
+                    log.warning("client %s kept flooding, closing 1008", self.peer.label)
+                    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit")
+            elif msg.type is WSMsgType.BINARY:
+                log.warning("client %s sent a binary frame, closing 1003", self.peer.label)
+                await ws.close(
+                    code=WSCloseCode.UNSUPPORTED_DATA, message=b"binary frames are not supported"
+                )
+            elif msg.type is WSMsgType.ERROR:
+                log.warning("client %s: %s", self.peer.label, ws.exception())
+
+    def _handle(self, data: bytes) -> None:
+        try:
+            message = client_decoder.decode(data)
+        except msgspec.DecodeError as exc:
+            log.info("client %s sent a bad message: %s", self.peer.label, exc)
+            self._error("bad_message", str(exc))
+            return
+        match message:
+            case Hello(protocol=protocol, client=name):
+                if protocol != PROTOCOL_VERSION:
+                    self._error(
+                        "unsupported_protocol",
+                        f"this server speaks protocol {PROTOCOL_VERSION}, not {protocol}",
+                    )
+                    return
+                self.peer.name = name
+                log.info("client %s says hello", self.peer.label)
+            case Start(request_id=rid):
+                self._command(rid, lambda: self._service.start(self.peer.label))
+            case Cancel(request_id=rid, calculation_id=cid):
+                self._command(rid, lambda: self._service.cancel(self.peer.label, cid))
+            case Sync(request_id=rid):
+                state = self._service.snapshot()
+                self._hub.send(self.peer, encode(state))
+                self._hub.send(self.peer, encode(Ack(request_id=rid, accepted=True, seq=state.seq)))
+
+    def _command(self, request_id: str, run: Callable[[], Outcome]) -> None:
+        answer = self._answers.get(request_id)
+        if answer is None:
+            outcome = run()
+            answer = encode(
+                Ack(
+                    request_id=request_id,
+                    accepted=outcome.accepted,
+                    reason=outcome.reason,
+                    seq=self._service.calculation.seq,
+                )
+            )
+            if not outcome.accepted:
+                log.info("client %s: rejected (%s)", self.peer.label, outcome.reason)
+            self._answers[request_id] = answer
+            if len(self._answers) > REMEMBERED_REQUESTS:
+                self._answers.popitem(last=False)
+        self._hub.send(self.peer, answer)
+
+    def _error(self, code: str, text: str, request_id: str | None = None) -> None:
+        self._hub.send(self.peer, encode(Error(code=code, message=text, request_id=request_id)))
+
+
+def _remote(request: web.Request) -> str:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(request.remote)
+
+
+async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
+    """``GET /ws``: upgrade, greet with welcome and state, then serve the connection."""
+    app = request.app
+    settings, hub, service = app[SETTINGS], app[HUB], app[SERVICE]
+    ws = web.WebSocketResponse(
+        heartbeat=settings.heartbeat,
+        compress=False,
+        max_msg_size=settings.max_message_bytes,
+        decode_text=False,
+    )
+    await ws.prepare(request)
+    transport = request.transport
+    if transport is None or hub.closing:
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+        return ws
+    peer = Peer(
+        client_id=f"c{next(_client_ids)}",
+        ws=ws,
+        transport=transport,
+        remote=_remote(request),
+    )
+    welcome = Welcome(
+        protocol=PROTOCOL_VERSION,
+        server=__version__,
+        epoch=app[EPOCH],
+        client_id=peer.client_id,
+        clients=len(hub) + 1,
+    )
+    hub.add(peer, first_frames=[encode(welcome), encode(service.snapshot())])
+    log.info("connect %s from %s, %d connected", peer.client_id, peer.remote, len(hub))
+    hub.presence_changed()
+    bucket = TokenBucket(settings.rate_burst, settings.rate_per_second)
+    try:
+        await Connection(peer, hub, service, bucket).serve()
+    except Exception:
+        log.exception("error on connection %s, closing 1011", peer.label)
+        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error")
+    finally:
+        if hub.remove(peer):
+            log.info("disconnect %s (code %s), %d connected", peer.label, ws.close_code, len(hub))
+            hub.presence_changed()
+    return ws

@@ -1,0 +1,166 @@
+"""The set of connected peers and the fan-out of pre-encoded frames to them.
+
+A broadcast is one plain loop writing the same pre-built frame to every transport: no task or
+queue per peer, no await. A peer whose unsent bytes exceed a limit is skipped and marked
+behind; a single sweep timer hands it the latest snapshot once it drains, or cuts it off if it
+does not drain in time. State messages are full snapshots, so skipping some is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from calc_server.frames import text_frame
+from protocol import Presence, encode
+
+log = logging.getLogger("calc_server.hub")
+
+PRESENCE_DELAY = 0.05
+"""Seconds a presence broadcast waits, so a burst of connects sends one message."""
+
+SWEEP_INTERVAL = 0.1
+"""Seconds between checks of peers that are behind."""
+
+
+@dataclass(eq=False, slots=True)
+class Peer:
+    """One connected client as the hub sees it."""
+
+    client_id: str
+    ws: web.WebSocketResponse
+    transport: asyncio.Transport
+    remote: str
+    name: str | None = None
+    behind_since: float | None = None
+    missed: bool = field(default=False)
+
+    @property
+    def label(self) -> str:
+        """How logs and ``started_by``/``ended_by`` name this client."""
+        return f"{self.name} ({self.client_id})" if self.name else self.client_id
+
+
+class Hub:
+    """Connected peers, the latest state and presence frames, and the broadcast loop."""
+
+    def __init__(self, *, send_buffer_limit: int, behind_timeout: float) -> None:
+        self._peers: set[Peer] = set()
+        self._limit = send_buffer_limit
+        self._behind_timeout = behind_timeout
+        self._state_frame = b""
+        self._presence_frame = b""
+        self._sweep: asyncio.TimerHandle | None = None
+        self._presence_pending = False
+        self.encodes = 0
+        """How many state payloads were framed for broadcast (one per change)."""
+        self.closing = False
+
+    def __len__(self) -> int:
+        return len(self._peers)
+
+    @property
+    def peers(self) -> frozenset[Peer]:
+        """A snapshot of the connected peers."""
+        return frozenset(self._peers)
+
+    def add(self, peer: Peer, *, first_frames: list[bytes]) -> None:
+        """Register ``peer`` after writing its first frames (welcome, state) to it.
+
+        Writing and registering happen with no await in between, so no broadcast can slip
+        between the welcome snapshot and the peer's first broadcast.
+        """
+        for payload in first_frames:
+            peer.transport.write(text_frame(payload))
+        self._peers.add(peer)
+
+    def remove(self, peer: Peer) -> bool:
+        """Forget ``peer``; True if it was registered."""
+        if peer in self._peers:
+            self._peers.discard(peer)
+            return True
+        return False
+
+    def send(self, peer: Peer, payload: bytes) -> None:
+        """Write one pre-encoded message to one peer, unless it is closing."""
+        if not (peer.ws.closed or peer.transport.is_closing()):
+            peer.transport.write(text_frame(payload))
+
+    def broadcast_state(self, payload: bytes) -> None:
+        """Fan a pre-encoded state message out to every peer."""
+        self.encodes += 1
+        self._state_frame = frame = text_frame(payload)
+        self._fan_out(frame)
+
+    def presence_changed(self) -> None:
+        """Schedule one presence broadcast; connects and leaves close together share it."""
+        if not self._presence_pending and not self.closing:
+            self._presence_pending = True
+            asyncio.get_running_loop().call_later(PRESENCE_DELAY, self._broadcast_presence)
+
+    def _broadcast_presence(self) -> None:
+        self._presence_pending = False
+        if self.closing:
+            return
+        self._presence_frame = frame = text_frame(encode(Presence(clients=len(self._peers))))
+        self._fan_out(frame)
+
+    def _fan_out(self, frame: bytes) -> None:
+        limit = self._limit
+        newly_behind = False
+        for peer in self._peers:
+            transport = peer.transport
+            if peer.behind_since is not None:
+                peer.missed = True
+            elif transport.get_write_buffer_size() > limit:
+                peer.behind_since = asyncio.get_running_loop().time()
+                peer.missed = True
+                newly_behind = True
+                log.warning("client %s is behind, skipping it until it drains", peer.label)
+            elif not (peer.ws.closed or transport.is_closing()):
+                transport.write(frame)
+        if newly_behind and self._sweep is None:
+            self._schedule_sweep()
+
+    def _schedule_sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._sweep = loop.call_later(SWEEP_INTERVAL, self._sweep_behind)
+
+    def _sweep_behind(self) -> None:
+        self._sweep = None
+        now = asyncio.get_running_loop().time()
+        still_behind = False
+        for peer in list(self._peers):
+            if peer.behind_since is None:
+                continue
+            transport = peer.transport
+            if transport.is_closing():
+                peer.behind_since = None
+            elif transport.get_write_buffer_size() <= self._limit:
+                peer.behind_since = None
+                if peer.missed:
+                    peer.missed = False
+                    transport.write(self._presence_frame + self._state_frame)
+                log.info("client %s caught up", peer.label)
+            elif now - peer.behind_since > self._behind_timeout:
+                log.warning(
+                    "client %s did not drain in %.1fs, cutting it off",
+                    peer.label,
+                    self._behind_timeout,
+                )
+                self._peers.discard(peer)
+                transport.abort()
+            else:
+                still_behind = True
+        if still_behind:
+            self._schedule_sweep()
+
+    def stop(self) -> None:
+        """Stop the sweep timer; no more broadcasts are expected."""
+        self.closing = True
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None

@@ -1,0 +1,42 @@
+"""The calc wire contract, protocol v1: message types, decoders and the JSON Schema.
+
+Pure: imports msgspec and the standard library only, so any client can reuse it.
+"""
+
+from protocol.codec import client_decoder, encode, server_decoder
+from protocol.messages import (
+    PROTOCOL_VERSION,
+    STAGES,
+    Ack,
+    Cancel,
+    ClientMessage,
+    Error,
+    Hello,
+    Phase,
+    Presence,
+    ServerMessage,
+    Start,
+    State,
+    Sync,
+    Welcome,
+)
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "STAGES",
+    "Ack",
+    "Cancel",
+    "ClientMessage",
+    "Error",
+    "Hello",
+    "Phase",
+    "Presence",
+    "ServerMessage",
+    "Start",
+    "State",
+    "Sync",
+    "Welcome",
+    "client_decoder",
+    "encode",
+    "server_decoder",
+]
