@@ -1,0 +1,230 @@
+"""One WebSocket connection to calc_server: the handshake, commands out, messages in."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator
+from types import TracebackType
+
+import aiohttp
+import msgspec
+from aiohttp import WSCloseCode, WSMsgType
+
+from protocol import (
+    PROTOCOL_VERSION,
+    Cancel,
+    ClientMessage,
+    Hello,
+    ServerMessage,
+    Start,
+    Sync,
+    Welcome,
+    encode,
+    server_decoder,
+)
+
+DEFAULT_URL = "ws://127.0.0.1:8765/ws"
+"""Where clients connect when neither a URL nor ``CALC_URL`` is given."""
+
+CLIENT_HEARTBEAT = 10.0
+"""Seconds between the client's pings; a silent server is noticed within this and a half."""
+
+_CLOSE_REASONS = {
+    WSCloseCode.GOING_AWAY: "server shutting down",
+    WSCloseCode.POLICY_VIOLATION: "closed by server policy",
+    WSCloseCode.MESSAGE_TOO_BIG: "message too big",
+    WSCloseCode.UNSUPPORTED_DATA: "unsupported data",
+    WSCloseCode.INTERNAL_ERROR: "server error",
+}
+
+_HTTP_REASONS = {
+    401: "authentication failed",
+    403: "forbidden origin",
+    503: "server is full",
+}
+
+
+def default_url() -> str:
+    """``CALC_URL`` from the environment, else ``DEFAULT_URL``."""
+    return os.environ.get("CALC_URL") or DEFAULT_URL
+
+
+class ConnectFailed(Exception):
+    """The connection could not be opened. ``retryable`` is False for refusals (401, 403)."""
+
+    def __init__(self, reason: str, *, retryable: bool, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.status = status
+
+
+class Link:
+    """An open connection that has received ``welcome``.
+
+    Iterate it for server messages; it ends when the connection closes, after which
+    ``close_code`` and ``close_reason`` say why.
+    """
+
+    def __init__(
+        self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse, welcome: Welcome
+    ) -> None:
+        self._session = session
+        self._ws = ws
+        self.welcome = welcome
+        self._ids = itertools.count(1)
+        self.close_reason = "connection closed"
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed or closing."""
+        return self._ws.closed
+
+    @property
+    def close_code(self) -> int | None:
+        """The WebSocket close code, once closed."""
+        return self._ws.close_code
+
+    def next_request_id(self) -> str:
+        """A request id unique on this connection."""
+        return f"{self.welcome.client_id}-{next(self._ids)}"
+
+    async def send(self, message: ClientMessage) -> None:
+        """Send one message; raises ``ConnectionError`` if the link is closed."""
+        if self._ws.closed:
+            raise ConnectionResetError("not connected")
+        await self._ws.send_frame(encode(message), WSMsgType.TEXT)
+
+    async def start(self) -> str:
+        """Ask for a new calculation; returns the request id the ack will carry."""
+        rid = self.next_request_id()
+        await self.send(Start(request_id=rid))
+        return rid
+
+    async def cancel(self, calculation_id: str | None = None) -> str:
+        """Ask to cancel the running calculation; returns the request id."""
+        rid = self.next_request_id()
+        await self.send(Cancel(request_id=rid, calculation_id=calculation_id))
+        return rid
+
+    async def sync(self) -> str:
+        """Ask for the current state; returns the request id."""
+        rid = self.next_request_id()
+        await self.send(Sync(request_id=rid))
+        return rid
+
+    async def __aiter__(self) -> AsyncIterator[ServerMessage]:
+        ws = self._ws
+        while True:
+            msg = await ws.receive()
+            if msg.type is WSMsgType.TEXT:
+                try:
+                    yield server_decoder.decode(msg.data)
+                except msgspec.DecodeError:
+                    continue  # a newer server's message type: ignore what we do not know
+            elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                break
+            elif msg.type is WSMsgType.ERROR:
+                self.close_reason = f"connection error: {ws.exception() or 'unknown'}"
+                break
+        code = ws.close_code
+        if code is not None and self.close_reason == "connection closed":
+            self.close_reason = _describe_close(code)
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection and its HTTP session."""
+        await self._ws.close()
+        await self._session.close()
+
+    async def __aenter__(self) -> Link:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _describe_close(code: int) -> str:
+    try:
+        known = _CLOSE_REASONS.get(WSCloseCode(code))
+    except ValueError:
+        known = None
+    if code == WSCloseCode.OK:
+        return "closed by server"
+    if code == WSCloseCode.ABNORMAL_CLOSURE:
+        return "connection lost"
+    return f"{known or 'closed'} (code {code})"
+
+
+async def connect(
+    url: str,
+    *,
+    name: str | None = None,
+    timeout: float = 5.0,
+    heartbeat: float = CLIENT_HEARTBEAT,
+) -> Link:
+    """Open a connection, say hello, and wait for ``welcome``.
+
+    Raises ``ConnectFailed`` with a plain-words reason; only refusals are not retryable.
+    """
+    session = aiohttp.ClientSession()
+    try:
+        ws = await session.ws_connect(
+            url,
+            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=timeout),
+            heartbeat=heartbeat,
+            autoping=True,
+            compress=0,
+            max_msg_size=1 << 20,
+        )
+    except aiohttp.WSServerHandshakeError as exc:
+        await session.close()
+        reason = _HTTP_REASONS.get(exc.status, f"handshake refused (HTTP {exc.status})")
+        raise ConnectFailed(
+            reason, retryable=exc.status not in (401, 403), status=exc.status
+        ) from exc
+    except aiohttp.InvalidURL as exc:
+        await session.close()
+        raise ConnectFailed(f"invalid URL: {exc}", retryable=False) from exc
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        await session.close()
+        raise ConnectFailed(_describe_error(exc), retryable=True) from exc
+    except BaseException:
+        await session.close()
+        raise
+    try:
+        if name:
+            hello = Hello(protocol=PROTOCOL_VERSION, client=name[:64])
+            await ws.send_frame(encode(hello), WSMsgType.TEXT)
+        msg = await ws.receive(timeout=timeout)
+        welcome = server_decoder.decode(msg.data) if msg.type is WSMsgType.TEXT else None
+    except (aiohttp.ClientError, OSError, TimeoutError, msgspec.DecodeError) as exc:
+        await ws.close()
+        await session.close()
+        raise ConnectFailed(_describe_error(exc), retryable=True) from exc
+    except BaseException:
+        await ws.close()
+        await session.close()
+        raise
+    if not isinstance(welcome, Welcome):
+        code = ws.close_code
+        await ws.close()
+        await session.close()
+        if code == WSCloseCode.POLICY_VIOLATION:
+            raise ConnectFailed(_describe_close(code), retryable=False)
+        raise ConnectFailed("server did not say welcome", retryable=True)
+    return Link(session, ws, welcome)
+
+
+def _describe_error(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect: {exc.os_error.strerror or exc.os_error}"
+    return str(exc) or type(exc).__name__

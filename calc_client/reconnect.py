@@ -1,0 +1,146 @@
+"""Automatic reconnection as an endless stream of events.
+
+Capped exponential backoff with full jitter; the backoff resets only after a connection has
+delivered a snapshot, so a server that accepts and then drops at once is not hammered.
+Refusals (HTTP 401/403, close 1008) are not retried in a loop: the stream waits for
+``retry_now``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import WSCloseCode
+
+from calc_client.link import CLIENT_HEARTBEAT, ConnectFailed, Link, connect
+from protocol import ServerMessage, State
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Delays for reconnect attempts: uniform in [0, min(cap, base * 2**attempt)]."""
+
+    base: float = 0.5
+    cap: float = 10.0
+    rng: Callable[[float, float], float] = field(default=random.uniform, repr=False)
+
+    def delay(self, attempt: int) -> float:
+        """The wait before retry number ``attempt`` (0 for the first retry)."""
+        return self.rng(0.0, min(self.cap, self.base * 2.0 ** min(attempt, 32)))
+
+
+@dataclass(frozen=True, slots=True)
+class Connecting:
+    """A connection attempt begins; ``attempt`` counts from 1 since the last healthy link."""
+
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """A connection is open and ``welcome`` arrived (it is ``link.welcome``)."""
+
+    link: Link
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A message from the server."""
+
+    message: ServerMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The connection failed or was lost.
+
+    ``retry_in`` is the delay before the next automatic attempt, or None when the refusal is
+    final until ``retry_now`` is called (``fatal``).
+    """
+
+    reason: str
+    attempt: int
+    retry_in: float | None
+
+    @property
+    def fatal(self) -> bool:
+        """True when no automatic retry will happen."""
+        return self.retry_in is None
+
+
+Event = Connecting | Connected | Received | Disconnected
+"""Everything a ``Reconnector`` reports."""
+
+
+class Reconnector:
+    """Keeps one connection to ``url`` open for as long as it is iterated."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        backoff: Backoff | None = None,
+        connect_timeout: float = 5.0,
+        heartbeat: float = CLIENT_HEARTBEAT,
+    ) -> None:
+        self.url = url
+        self.name = name
+        self.backoff = backoff or Backoff()
+        self.connect_timeout = connect_timeout
+        self.heartbeat = heartbeat
+        self.link: Link | None = None
+        self._wake = asyncio.Event()
+
+    def retry_now(self) -> None:
+        """Skip the current wait (or a final refusal) and try again at once."""
+        self._wake.set()
+
+    async def _connect(self) -> Link:
+        return await connect(
+            self.url, name=self.name, timeout=self.connect_timeout, heartbeat=self.heartbeat
+        )
+
+    async def _wait(self, delay: float | None) -> None:
+        self._wake.clear()
+        try:
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Yield connection events and server messages, forever."""
+        failures = 0
+        while True:
+            yield Connecting(failures + 1)
+            try:
+                link = await self._connect()
+            except ConnectFailed as exc:
+                failures += 1
+                retry_in = self.backoff.delay(failures - 1) if exc.retryable else None
+                yield Disconnected(exc.reason, failures, retry_in)
+                await self._wait(retry_in)
+                if retry_in is None:
+                    failures = 0
+                continue
+            self.link = link
+            healthy = False
+            try:
+                yield Connected(link)
+                async for message in link:
+                    if isinstance(message, State):
+                        healthy = True
+                    yield Received(message)
+            finally:
+                self.link = None
+                await link.aclose()
+            failures = 0 if healthy else failures + 1
+            refused = link.close_code == WSCloseCode.POLICY_VIOLATION
+            retry_in = None if refused else self.backoff.delay(max(failures - 1, 0))
+            yield Disconnected(link.close_reason, failures, retry_in)
+            await self._wait(retry_in)
