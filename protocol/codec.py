@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 import msgspec
 
 from protocol.messages import ClientMessage, ServerMessage
 
+T = TypeVar("T")
+
+TOO_DEEP = "JSON is nested too deeply"
+"""The ``DecodeError`` text for input nested deeper than the interpreter's recursion limit."""
+
 _encoder = msgspec.json.Encoder()
 
-client_decoder: msgspec.json.Decoder[ClientMessage] = msgspec.json.Decoder(ClientMessage)
+
+class Decoder(Generic[T]):
+    """A msgspec JSON decoder whose only failure is ``msgspec.DecodeError``.
+
+    msgspec skips unknown fields recursively, so a few kilobytes of ``[[[[...]]]]`` in a field
+    it ignores raise ``RecursionError``; callers should need to catch one exception, not two.
+    """
+
+    __slots__ = ("_decode",)
+
+    def __init__(self, decoder: msgspec.json.Decoder[T]) -> None:
+        self._decode = decoder.decode
+
+    def decode(self, data: bytes | bytearray | memoryview | str) -> T:
+        """Decode one frame; raise ``msgspec.DecodeError`` (or its ``ValidationError``)."""
+        try:
+            return self._decode(data)
+        except RecursionError:
+            raise msgspec.DecodeError(TOO_DEEP) from None
+
+
+client_decoder: Decoder[ClientMessage] = Decoder(msgspec.json.Decoder(ClientMessage))
 """Decodes a client -> server frame; raises ``msgspec.DecodeError`` on bad input."""
 
-server_decoder: msgspec.json.Decoder[ServerMessage] = msgspec.json.Decoder(ServerMessage)
+server_decoder: Decoder[ServerMessage] = Decoder(msgspec.json.Decoder(ServerMessage))
 """Decodes a server -> client frame; raises ``msgspec.DecodeError`` on bad input."""
 
 
