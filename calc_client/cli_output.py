@@ -1,0 +1,68 @@
+"""What the ``calc`` command prints: one short human line per state, or the protocol JSON."""
+
+from __future__ import annotations
+
+import time
+
+from protocol import Phase, State, encode
+
+_REASONS = {
+    "already_running": "a calculation is already running",
+    "not_running": "no calculation is running",
+    "stale_calculation": "that calculation is no longer running",
+}
+
+
+def state_json(state: State) -> str:
+    """The exact protocol ``state`` message, as one line of JSON."""
+    return encode(state).decode()
+
+
+def describe_state(state: State) -> str:
+    """One line a person can read: state, stage, time, calculation id, who started or ended it."""
+    phase = state.state
+    if phase is Phase.IDLE:
+        return "IDLE, no calculation has run yet"
+    stage = f"stage {min(state.stage + 1, state.stages)}/{state.stages}"
+    elapsed = state.stage * state.stage_duration + state.stage_elapsed
+    parts = [phase.value]
+    if phase.running:
+        total = state.stages * state.stage_duration
+        parts.append(f"{stage}, {elapsed:.1f}s elapsed, {max(total - elapsed, 0.0):.1f}s left")
+    elif phase is Phase.SUCCESS:
+        parts.append(f"took {state.stages * state.stage_duration:.1f}s")
+    else:
+        parts.append(f"at {stage} after {elapsed:.1f}s")
+    parts.append(f"calculation {state.calculation_id}")
+    if state.started_by:
+        parts.append(f"started by {state.started_by}")
+    if state.ended_by and phase is Phase.CANCELED:
+        parts.append(f"canceled by {state.ended_by}")
+    elif state.ended_by and phase is Phase.FAILED:
+        parts.append(f"failed: {state.ended_by}")
+    return ", ".join(parts)
+
+
+def timestamped(line: str) -> str:
+    """``line`` prefixed with the local wall-clock time, for ``watch`` logs."""
+    return f"{time.strftime('%H:%M:%S')} {line}"
+
+
+def describe_rejection(command: str, reason: str | None, state: State | None) -> str:
+    """Why the server refused ``command``, with the state that explains it when known."""
+    code = reason or "rejected"
+    words = _REASONS.get(code)
+    line = f"{command} rejected: {code}" + (f" ({words})" if words else "")
+    if state is not None and state.calculation_id is not None:
+        line += f"; calculation {state.calculation_id} is {state.state.value}"
+        if state.started_by and state.state.running:
+            line += f", started by {state.started_by}"
+    return line
+
+
+def describe_end(state: State) -> str:
+    """Why ``start --wait`` ends with exit code 3: the calculation was canceled or failed."""
+    verb = "failed" if state.state is Phase.FAILED else "was canceled"
+    by = f" by {state.ended_by}" if state.ended_by and state.state is Phase.CANCELED else ""
+    why = f": {state.ended_by}" if state.ended_by and state.state is Phase.FAILED else ""
+    return f"calculation {state.calculation_id} {verb}{by}{why}"
