@@ -1,0 +1,312 @@
+"""The real ``calc`` command, run as a subprocess against a real server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from calc_server.runner import RunningServer
+from protocol import PROTOCOL_VERSION, Cancel, Hello, Phase, Start, State, encode, server_decoder
+from tests.client.calc_process import CalcProcess, clean_env, run_calc
+from tests.wsclient import RawClient
+
+Spawn = Callable[..., Awaitable[CalcProcess]]
+
+
+@pytest.fixture
+async def spawn() -> AsyncIterator[Spawn]:
+    """Start ``calc`` processes that keep running; any still alive at teardown are killed."""
+    started: list[CalcProcess] = []
+
+    async def make(*args: str) -> CalcProcess:
+        calc = await CalcProcess.spawn(*args)
+        started.append(calc)
+        return calc
+
+    yield make
+    for calc in started:
+        await calc.kill()
+
+
+@pytest.fixture
+async def tester(server: RunningServer) -> AsyncIterator[RawClient]:
+    """A second, raw client named "tester", past its welcome and first state."""
+    client = await RawClient.open(server.url)
+    await client.send(Hello(protocol=PROTOCOL_VERSION, client="tester"))
+    await client.expect(State)
+    yield client
+    await client.close()
+
+
+async def start_from(client: RawClient) -> State:
+    """Start a calculation from ``client``; return its STARTING state."""
+    await client.send(Start(request_id="tester-start"))
+    assert (await client.ack("tester-start")).accepted
+    return await client.expect(State, lambda s: s.state is Phase.STARTING)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound once, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def assert_one_plain_line(stderr: str) -> None:
+    assert "Traceback" not in stderr
+    assert len(stderr.splitlines()) == 1, stderr
+    assert stderr.startswith("calc: ")
+
+
+# --- help and usage -------------------------------------------------------------------------
+
+
+async def test_help_documents_every_exit_code() -> None:
+    result = await run_calc("--help")
+    assert result.code == 0
+    codes = {line.split()[0] for line in result.lines if line[:2] == "  " and line.split()}
+    assert {"0", "1", "2", "3", "130"} <= codes
+    assert "CANCELED or FAILED" in result.stdout
+
+
+async def test_usage_error_exits_64_not_2() -> None:
+    result = await run_calc("status", "--timeout", "soon")
+    assert result.code == 64
+    assert "--timeout" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+async def test_status_prints_one_human_line_and_exits_0(server: RunningServer) -> None:
+    result = await run_calc("status", "--url", server.url)
+    assert result.code == 0, result.stderr
+    assert result.lines == ["IDLE, no calculation has run yet"]
+
+
+async def test_status_of_a_running_calculation_names_stage_id_and_starter(
+    server: RunningServer, tester: RawClient
+) -> None:
+    started = await start_from(tester)
+    result = await run_calc("status", "--url", server.url)
+    assert result.code == 0, result.stderr
+    [line] = result.lines
+    assert line.startswith(("STARTING, stage 1/3", "IN_PROGRESS, stage 2/3"))
+    assert "left" in line
+    assert f"calculation {started.calculation_id}" in line
+    assert "started by tester" in line
+
+
+async def test_status_json_is_the_protocol_state_message(
+    server: RunningServer, tester: RawClient
+) -> None:
+    result = await run_calc("status", "--json", "--url", server.url)
+    assert result.code == 0, result.stderr
+    [line] = result.lines
+    state = server_decoder.decode(line)
+    assert isinstance(state, State)
+    assert encode(state).decode() == line
+    assert state == tester.states()[-1]
+
+
+async def test_url_comes_from_calc_url_and_options_go_before_or_after_the_command(
+    server: RunningServer,
+) -> None:
+    from_env = await run_calc("status", env=clean_env(CALC_URL=server.url))
+    before = await run_calc("--url", server.url, "--timeout", "2", "status")
+    after_overrides_before = await run_calc(
+        "--url", f"ws://127.0.0.1:{closed_port()}/ws", "status", "--url", server.url
+    )
+    for result in (from_env, before, after_overrides_before):
+        assert result.code == 0, result.stderr
+        assert result.lines == ["IDLE, no calculation has run yet"]
+
+
+# --- start ----------------------------------------------------------------------------------
+
+
+async def test_start_is_accepted_exits_0_and_names_the_calculation(
+    server: RunningServer, tester: RawClient
+) -> None:
+    result = await run_calc("start", "--url", server.url)
+    assert result.code == 0, result.stderr
+    [line] = result.lines
+    seen = await tester.expect(State, lambda s: s.state is Phase.STARTING)
+    assert line == f"started calculation {seen.calculation_id}"
+    assert seen.started_by is not None
+    assert seen.started_by.startswith("calc@")
+
+
+async def test_start_while_running_is_rejected_with_exit_1_and_the_reason(
+    server: RunningServer, tester: RawClient
+) -> None:
+    started = await start_from(tester)
+    result = await run_calc("start", "--url", server.url)
+    assert result.code == 1
+    assert result.stdout == ""
+    assert_one_plain_line(result.stderr)
+    assert "already_running" in result.stderr
+    assert str(started.calculation_id) in result.stderr
+
+
+async def test_start_wait_follows_to_success_and_exits_0(server: RunningServer) -> None:
+    result = await run_calc("start", "--wait", "--url", server.url)
+    assert result.code == 0, result.stderr
+    first, *states = result.lines
+    calculation_id = first.removeprefix("started calculation ")
+    assert [line.split(",")[0] for line in states] == [
+        "STARTING",
+        "IN_PROGRESS",
+        "ALMOST_DONE",
+        "SUCCESS",
+    ]
+    assert all(f"calculation {calculation_id}" in line for line in states)
+
+
+async def test_start_wait_canceled_by_another_client_exits_3(
+    server: RunningServer, tester: RawClient, spawn: Spawn
+) -> None:
+    calc = await spawn("start", "--wait", "--url", server.url)
+    first = await calc.line()
+    calculation_id = first.removeprefix("started calculation ")
+    await tester.send(Cancel(request_id="tester-cancel", calculation_id=calculation_id))
+    assert (await tester.ack("tester-cancel")).accepted
+    result = await calc.finish()
+    assert result.code == 3
+    assert result.lines[-1].startswith("CANCELED")
+    assert_one_plain_line(result.stderr)
+    assert f"calculation {calculation_id} was canceled by tester" in result.stderr
+
+
+async def test_two_starts_at_once_exactly_one_is_accepted(server: RunningServer) -> None:
+    results = await asyncio.gather(
+        run_calc("start", "--url", server.url), run_calc("start", "--url", server.url)
+    )
+    assert sorted(r.code for r in results) == [0, 1]
+    rejected = next(r for r in results if r.code == 1)
+    assert "already_running" in rejected.stderr
+
+
+# --- cancel ---------------------------------------------------------------------------------
+
+
+async def test_cancel_of_the_running_calculation_exits_0(
+    server: RunningServer, tester: RawClient
+) -> None:
+    started = await start_from(tester)
+    result = await run_calc("cancel", "--url", server.url)
+    assert result.code == 0, result.stderr
+    assert result.lines == [f"canceled calculation {started.calculation_id}"]
+    canceled = await tester.expect(State, lambda s: s.state is Phase.CANCELED)
+    assert canceled.calculation_id == started.calculation_id
+    assert canceled.ended_by is not None
+    assert canceled.ended_by.startswith("calc@")
+
+
+async def test_cancel_while_idle_is_rejected_with_exit_1(server: RunningServer) -> None:
+    result = await run_calc("cancel", "--url", server.url)
+    assert result.code == 1
+    assert_one_plain_line(result.stderr)
+    assert "not_running" in result.stderr
+
+
+# --- watch ----------------------------------------------------------------------------------
+
+
+async def test_watch_json_prints_each_state_as_one_flushed_protocol_line(
+    server: RunningServer, tester: RawClient, spawn: Spawn
+) -> None:
+    calc = await spawn("watch", "--json", "--url", server.url)
+
+    async def next_state() -> State:
+        line = await calc.line()
+        state = server_decoder.decode(line)
+        assert isinstance(state, State)
+        assert encode(state).decode() == line
+        return state
+
+    states = [await next_state()]
+    await start_from(tester)
+    while states[-1].state is not Phase.SUCCESS:
+        states.append(await next_state())
+    seqs = [s.seq for s in states]
+    assert all(a < b for a, b in itertools.pairwise(seqs))
+    assert [s.state for s in states] == [
+        Phase.IDLE,
+        Phase.STARTING,
+        Phase.IN_PROGRESS,
+        Phase.ALMOST_DONE,
+        Phase.SUCCESS,
+    ]
+
+
+async def test_watch_prints_a_timestamped_human_line_per_change(
+    server: RunningServer, tester: RawClient, spawn: Spawn
+) -> None:
+    calc = await spawn("watch", "--url", server.url)
+    assert (await calc.line()).endswith("IDLE, no calculation has run yet")
+    started = await start_from(tester)
+    lines = [await calc.line() for _ in range(4)]
+    assert [line.split(",")[0].split(" ")[1] for line in lines] == [
+        "STARTING",
+        "IN_PROGRESS",
+        "ALMOST_DONE",
+        "SUCCESS",
+    ]
+    assert all(line[2] == ":" and line[5] == ":" for line in lines)
+    assert all(f"calculation {started.calculation_id}" in line for line in lines)
+
+
+async def test_ctrl_c_ends_watch_with_130_and_no_traceback(
+    server: RunningServer, spawn: Spawn
+) -> None:
+    calc = await spawn("watch", "--url", server.url)
+    await calc.line()
+    calc.interrupt()
+    result = await calc.finish()
+    assert result.code == 130
+    assert "Traceback" not in result.stderr
+    assert "KeyboardInterrupt" not in result.stderr
+
+
+# --- connection problems ----------------------------------------------------------------------
+
+
+async def test_closed_port_exits_2_with_one_line() -> None:
+    url = f"ws://127.0.0.1:{closed_port()}/ws"
+    result = await run_calc("status", "--url", url)
+    assert result.code == 2
+    assert_one_plain_line(result.stderr)
+    assert f"cannot connect to {url}" in result.stderr
+
+
+async def test_silent_server_times_out_with_exit_2() -> None:
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accept the TCP connection, never answer the handshake
+        writer.close()
+
+    silent = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    try:
+        result = await run_calc("status", "--timeout", "0.3", "--url", f"ws://127.0.0.1:{port}/ws")
+    finally:
+        silent.close()
+        await silent.wait_closed()
+    assert result.code == 2
+    assert_one_plain_line(result.stderr)
+    assert "timed out" in result.stderr
+
+
+async def test_server_going_away_during_watch_exits_2(server: RunningServer, spawn: Spawn) -> None:
+    calc = await spawn("watch", "--url", server.url)
+    await calc.line()
+    await server.stop()
+    result = await calc.finish()
+    assert result.code == 2
+    assert_one_plain_line(result.stderr)
+    assert "connection lost" in result.stderr
