@@ -2,8 +2,9 @@
 
 A broadcast is one plain loop writing the same pre-built frame to every transport: no task or
 queue per peer, no await. A peer whose unsent bytes exceed a limit is skipped and marked
-behind; a single sweep timer hands it the latest snapshot once it drains, or cuts it off if it
-does not drain in time. State messages are full snapshots, so skipping some is safe.
+behind; a single sweep timer hands it the latest snapshot once it has drained to a quarter of
+the limit, or cuts it off if it does not drain in time. State messages are full snapshots,
+so skipping some is safe.
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ class Hub:
             transport = peer.transport
             if transport.is_closing():
                 peer.behind_since = None
-            elif transport.get_write_buffer_size() <= self._limit:
+            elif transport.get_write_buffer_size() <= self._limit // 4:
                 peer.behind_since = None
                 if peer.missed:
                     peer.missed = False
@@ -151,8 +152,7 @@ class Hub:
                     peer.label,
                     self._behind_timeout,
                 )
-                self._peers.discard(peer)
-                transport.abort()
+                transport.abort()  # its handler then leaves the hub and presence follows
             else:
                 still_behind = True
         if still_behind:

@@ -27,7 +27,7 @@ class RawClient:
         self.ws = ws
         self.messages: list[ServerMessage] = []
         self.received_at: list[float] = []
-        self._cursor = 0
+        self._taken: set[int] = set()
         self._arrived = asyncio.Condition()
         self.closed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
@@ -70,13 +70,16 @@ class RawClient:
     async def expect(
         self, kind: type[M], where: Callable[[M], bool] = lambda _: True, timeout: float = 5.0
     ) -> M:
-        """The next not-yet-expected message of type ``kind`` matching ``where``."""
+        """The first message of type ``kind`` matching ``where`` not returned before.
+
+        Earlier messages that do not match stay available to later calls, so the order in
+        which a test expects messages need not be the order they arrived in.
+        """
         async with asyncio.timeout(timeout), self._arrived:
             while True:
-                while self._cursor < len(self.messages):
-                    msg = self.messages[self._cursor]
-                    self._cursor += 1
-                    if isinstance(msg, kind) and where(msg):
+                for i, msg in enumerate(self.messages):
+                    if i not in self._taken and isinstance(msg, kind) and where(msg):
+                        self._taken.add(i)
                         return msg
                 if self.closed.is_set():
                     raise ConnectionError(f"closed (code {self.ws.close_code}) before {kind}")

@@ -1,0 +1,130 @@
+"""Bad input gets a clear answer; the server and every other client go on."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import WSCloseCode
+
+from calc_server.connection import Connection
+from calc_server.runner import RunningServer
+from protocol import Ack, Error, Presence, State, Sync, Welcome
+from tests.wsclient import RawClient
+
+
+async def open_ready(server: RunningServer) -> RawClient:
+    client = await RawClient.open(server.url)
+    await client.expect(Welcome)
+    await client.expect(State)
+    return client
+
+
+async def still_usable(client: RawClient, request_id: str = "check") -> None:
+    await client.send(Sync(request_id=request_id))
+    assert (await client.ack(request_id)).accepted
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (b"not json", "JSON is malformed: invalid character (byte 4)"),
+        (b'{"type":"launch","request_id":"a"}', "Invalid value 'launch' - at `$.type`"),
+        (b'{"request_id":"a"}', "Object missing required field `type`"),
+        (b'{"type":"start"}', "Object missing required field `request_id`"),
+        (b'{"type":"start","request_id":7}', "Expected `str`, got `int` - at `$.request_id`"),
+        (b'{"type":"start","request_id":""}', "Expected `str` of length >= 1 - at `$.request_id`"),
+        (b"[1,2,3]", "Expected `object`, got `array`"),
+    ],
+)
+async def test_bad_message_gets_error_with_decoder_text_and_connection_stays(
+    server: RunningServer, frame: bytes, message: str
+) -> None:
+    client = await open_ready(server)
+    try:
+        await client.send(frame)
+        error = await client.expect(Error)
+        assert (error.code, error.message) == ("bad_message", message)
+        await still_usable(client)
+    finally:
+        await client.close()
+
+
+async def test_unsupported_protocol_version_is_refused(server: RunningServer) -> None:
+    client = await open_ready(server)
+    try:
+        await client.send(b'{"type":"hello","protocol":2,"client":"future"}')
+        error = await client.expect(Error)
+        assert error.code == "unsupported_protocol"
+        assert "protocol 1" in error.message
+        await still_usable(client)
+    finally:
+        await client.close()
+
+
+async def test_binary_frame_closes_1003_and_others_go_on(server: RunningServer) -> None:
+    bystander = await open_ready(server)
+    offender = await open_ready(server)
+    try:
+        await offender.ws.send_bytes(b"\x00\x01")
+        assert await offender.wait_closed() == WSCloseCode.UNSUPPORTED_DATA
+        await bystander.expect(Presence, lambda p: p.clients == 1)
+        await still_usable(bystander)
+    finally:
+        await offender.close()
+        await bystander.close()
+
+
+async def test_frame_over_64_kib_closes_1009(server: RunningServer) -> None:
+    bystander = await open_ready(server)
+    offender = await open_ready(server)
+    try:
+        huge = b'{"type":"sync","request_id":"' + b"x" * (64 * 1024) + b'"}'
+        await offender.send(huge)
+        assert await offender.wait_closed() == WSCloseCode.MESSAGE_TOO_BIG
+        await still_usable(bystander)
+    finally:
+        await offender.close()
+        await bystander.close()
+
+
+async def test_flood_gets_rate_limited_then_closed_1008(server: RunningServer) -> None:
+    bystander = await open_ready(server)
+    flooder = await open_ready(server)
+    try:
+        for i in range(60):  # burst is 20; 20 more refused in a row closes
+            if flooder.ws.closed:
+                break
+            await flooder.send(Sync(request_id=f"f{i}"))
+        error = await flooder.expect(Error)
+        assert error.code == "rate_limited"
+        assert await flooder.wait_closed() == WSCloseCode.POLICY_VIOLATION
+        accepted = [m for m in flooder.messages if isinstance(m, Ack)]
+        assert len(accepted) == 20
+        await still_usable(bystander)
+    finally:
+        await flooder.close()
+        await bystander.close()
+
+
+async def test_unexpected_exception_closes_only_that_connection_1011(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = Connection._handle
+
+    def handle_or_explode(self: Connection, data: bytes) -> None:
+        if b"explode" in data:
+            raise RuntimeError("injected fault")
+        original(self, data)
+
+    monkeypatch.setattr(Connection, "_handle", handle_or_explode)
+    bystander = await open_ready(server)
+    victim = await open_ready(server)
+    try:
+        await victim.send(Sync(request_id="explode"))
+        assert await victim.wait_closed() == WSCloseCode.INTERNAL_ERROR
+        await still_usable(bystander)
+        late = await open_ready(server)
+        await still_usable(late)
+        await late.close()
+    finally:
+        await victim.close()
+        await bystander.close()

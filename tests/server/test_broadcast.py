@@ -1,0 +1,163 @@
+"""Fan-out: everyone sees the same sequence, a stalled peer delays no one, silent peers go."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+import calc_server.service
+from calc_server.hub import Hub
+from calc_server.keys import HUB, SERVICE
+from calc_server.runner import RunningServer
+from protocol import Phase, Presence, Start, State, Welcome, encode
+from tests.conftest import ServerFactory
+from tests.rawsocket import SilentPeer
+from tests.wsclient import RawClient
+
+
+async def open_ready(server: RunningServer) -> RawClient:
+    client = await RawClient.open(server.url)
+    await client.expect(Welcome)
+    await client.expect(State)
+    return client
+
+
+async def test_twenty_clients_see_identical_sequence(server: RunningServer) -> None:
+    clients = [await open_ready(server) for _ in range(20)]
+    try:
+        await clients[0].send(Start(request_id="go"))
+        await asyncio.gather(
+            *(c.expect(State, lambda s: s.state is Phase.SUCCESS) for c in clients)
+        )
+        sequences = [[(s.seq, s.state) for s in c.states() if s.seq > 0] for c in clients]
+        assert sequences[0] == [
+            (1, Phase.STARTING),
+            (2, Phase.IN_PROGRESS),
+            (3, Phase.ALMOST_DONE),
+            (4, Phase.SUCCESS),
+        ]
+        assert all(seq == sequences[0] for seq in sequences)
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_each_state_change_is_encoded_once_whatever_the_client_count(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded: list[bytes] = []
+
+    def counting_encode(message: State) -> bytes:
+        data = encode(message)
+        encoded.append(data)
+        return data
+
+    monkeypatch.setattr(calc_server.service, "encode", counting_encode)
+    clients = [await open_ready(server) for _ in range(10)]
+    try:
+        await clients[0].send(Start(request_id="go"))
+        await asyncio.gather(
+            *(c.expect(State, lambda s: s.state is Phase.SUCCESS) for c in clients)
+        )
+        assert len(encoded) == 4  # STARTING, IN_PROGRESS, ALMOST_DONE, SUCCESS
+        assert server.app[HUB].encodes == 4
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_presence_counts_connects_and_leaves(server: RunningServer) -> None:
+    watcher = await open_ready(server)
+    try:
+        others = [await open_ready(server) for _ in range(3)]
+        await watcher.expect(Presence, lambda p: p.clients == 4)
+        await asyncio.gather(*(c.close() for c in others))
+        await watcher.expect(Presence, lambda p: p.clients == 1)
+    finally:
+        await watcher.close()
+
+
+async def stall(server: RunningServer) -> tuple[SilentPeer, Hub]:
+    """A peer that never reads, pushed past the send limit by real state changes.
+
+    The server's kernel send buffer for that one socket is shrunk, as on a slow link, so
+    the bytes pile up in the transport after a few hundred messages instead of megabytes.
+    """
+    silent = await SilentPeer.open(server.host, server.port)
+    hub, service = server.app[HUB], server.app[SERVICE]
+    local = silent.writer.get_extra_info("sockname")
+    async with asyncio.timeout(2):
+        # the handler registers the peer just after the 101 goes out; no event marks it
+        while not [p for p in hub.peers if p.remote == f"{local[0]}:{local[1]}"]:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    [peer] = [p for p in hub.peers if p.remote == f"{local[0]}:{local[1]}"]
+    peer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    for i in range(2000):  # bounded: far more than the kernel buffers hold at 4 KiB
+        service.start(f"load{i}")
+        service.cancel(f"load{i}", None)
+        if any(p.behind_since is not None for p in hub.peers):
+            break
+        await asyncio.sleep(0)  # let the kernel move bytes, as a real loop would
+    return silent, hub
+
+
+async def test_never_reading_client_is_skipped_without_delaying_others(
+    server_factory: ServerFactory,
+) -> None:
+    server = await server_factory(send_buffer_limit=16 * 1024, behind_timeout=30.0)
+    reader = await open_ready(server)
+    try:
+        silent, hub = await stall(server)
+        behind = [p for p in hub.peers if p.behind_since is not None]
+        assert len(behind) == 1
+        buffered = behind[0].transport.get_write_buffer_size()
+        last = server.app[SERVICE].snapshot().seq
+        # the reading client got every change, in order, while the other one was stuck
+        await reader.expect(State, lambda s: s.seq == last, timeout=5)
+        seqs = [s.seq for s in reader.states()]
+        assert seqs == list(range(seqs[0], last + 1))
+        # more changes: the stalled peer's buffer no longer grows
+        service = server.app[SERVICE]
+        for i in range(50):
+            service.start(f"more{i}")
+            service.cancel(f"more{i}", None)
+        assert behind[0].transport.get_write_buffer_size() == buffered
+        await reader.expect(State, lambda s: s.seq == service.snapshot().seq, timeout=5)
+        # once it reads again it catches up with the latest snapshot
+        final = encode(service.snapshot())
+        data = await silent.drain_all(until=final, timeout=5)
+        assert final in data
+        silent.close()
+    finally:
+        await reader.close()
+
+
+async def test_peer_that_never_drains_is_cut_off(server_factory: ServerFactory) -> None:
+    server = await server_factory(send_buffer_limit=16 * 1024, behind_timeout=0.3)
+    watcher = await open_ready(server)
+    try:
+        silent, hub = await stall(server)
+        assert any(p.behind_since is not None for p in hub.peers)
+        await watcher.expect(Presence, lambda p: p.clients == 1, timeout=3)
+        assert len(hub) == 1
+        silent.close()
+    finally:
+        await watcher.close()
+
+
+async def test_heartbeat_drops_silent_peer_within_two_intervals(
+    server_factory: ServerFactory,
+) -> None:
+    heartbeat = 0.3
+    server = await server_factory(heartbeat=heartbeat)
+    watcher = await open_ready(server)  # aiohttp answers pings for this one
+    try:
+        silent = await SilentPeer.open(server.host, server.port)
+        await watcher.expect(Presence, lambda p: p.clients == 2)
+        dropped_from = asyncio.get_running_loop().time()
+        await watcher.expect(Presence, lambda p: p.clients == 1, timeout=2 * heartbeat + 0.5)
+        assert asyncio.get_running_loop().time() - dropped_from <= 2 * heartbeat + 0.1
+        assert len(server.app[HUB]) == 1
+        silent.close()
+    finally:
+        await watcher.close()

@@ -1,0 +1,112 @@
+"""A real calc-server process: listening line, graceful SIGTERM/SIGINT, exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import WSCloseCode
+
+from protocol import Error, Phase, Start, State, Welcome
+from tests.wsclient import RawClient
+
+CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
+
+
+class ServerProcess:
+    """``calc-server`` as a subprocess on a free port, with its log lines collected."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, url: str) -> None:
+        self.proc = proc
+        self.url = url
+
+    @classmethod
+    async def start(cls, *args: str) -> ServerProcess:
+        proc = await asyncio.create_subprocess_exec(
+            CALC_SERVER,
+            "--port",
+            "0",
+            *args,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert proc.stderr is not None
+        async with asyncio.timeout(10):
+            while True:
+                line = (await proc.stderr.readline()).decode()
+                if not line:
+                    raise RuntimeError("calc-server exited before listening")
+                if found := re.search(r"listening on (ws://\S+)", line):
+                    return cls(proc, found.group(1))
+
+    async def log(self) -> str:
+        assert self.proc.stderr is not None
+        return (await self.proc.stderr.read()).decode()
+
+
+@pytest.fixture
+async def process() -> AsyncIterator[ServerProcess]:
+    server = await ServerProcess.start("--stage-seconds", "5")
+    yield server
+    if server.proc.returncode is None:
+        server.proc.kill()
+        await server.proc.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_signal_cancels_running_calculation_then_closes_1001_and_exits_0(
+    process: ServerProcess, sig: signal.Signals
+) -> None:
+    a = await RawClient.open(process.url)
+    b = await RawClient.open(process.url)
+    try:
+        for client in (a, b):
+            await client.expect(Welcome)
+        await a.send(Start(request_id="go"))
+        await b.expect(State, lambda s: s.state is Phase.STARTING)
+        loop = asyncio.get_running_loop()
+        signaled = loop.time()
+        process.proc.send_signal(sig)
+        for client in (a, b):
+            final = await client.expect(State, lambda s: s.state.terminal)
+            assert (final.state, final.ended_by) == (Phase.CANCELED, "server shutdown")
+            assert await client.wait_closed() == WSCloseCode.GOING_AWAY
+        async with asyncio.timeout(2):
+            assert await process.proc.wait() == 0
+        assert loop.time() - signaled < 2.0
+        log = await process.log()
+        assert "shutting down" in log
+        assert "Traceback" not in log
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_log_has_one_line_per_event_and_never_a_huge_body(process: ServerProcess) -> None:
+    client = await RawClient.open(process.url)
+    try:
+        await client.expect(Welcome)
+        await client.send(b'{"type":"hello","protocol":1,"client":"logcheck"}')
+        await client.send(Start(request_id="go"))
+        await client.expect(State, lambda s: s.state is Phase.STARTING)
+        await client.send(Start(request_id="again"))
+        await client.ack("again")
+        await client.send(b'{"type":"start","request_id":"' + b"A" * 60000 + b'"}')
+        assert (await client.expect(Error)).code == "bad_message"
+    finally:
+        await client.close()
+    process.proc.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(3):
+        await process.proc.wait()
+    log = await process.log()
+    assert re.search(r"connect c\d+ from 127\.0\.0\.1:\d+, 1 connected", log)
+    assert "logcheck (c" in log
+    assert "state STARTING" in log
+    assert "rejected (already_running)" in log
+    assert "sent a bad message" in log
+    assert re.search(r"disconnect logcheck \(c\d+\) \(code \d+\), 0 connected", log)
+    assert "A" * 100 not in log
