@@ -1,0 +1,80 @@
+"""``calc-tui [URL]`` and ``calc-tui --serve``: the command line of the Textual client."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
+
+from calc_client.link import DEFAULT_URL
+from calc_tui.app import make_app
+
+SERVE_PORT = 8765
+"""Port of the embedded server when ``--serve`` is given without ``--port``."""
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1-65535, got {text}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
+    """The ``calc-tui`` argument parser; the URL defaults to ``CALC_URL``."""
+    p = argparse.ArgumentParser(
+        prog="calc-tui",
+        description="Watch and drive the shared calculation in the terminal. "
+        "Keys: s start, c cancel, r reconnect now, q quit.",
+    )
+    p.add_argument(
+        "url",
+        nargs="?",
+        default=env.get("CALC_URL") or DEFAULT_URL,
+        help="server WebSocket URL (env CALC_URL, default %(default)s)",
+    )
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="also run a server in this process (on 127.0.0.1) and connect to it",
+    )
+    p.add_argument(
+        "--port",
+        type=_port,
+        default=SERVE_PORT,
+        help="with --serve: the port to serve on (default %(default)s)",
+    )
+    p.add_argument(
+        "--stage-seconds",
+        type=_positive,
+        default=2.0,
+        help="with --serve: seconds per stage (default %(default)s)",
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the app; with ``--serve``, next to an embedded server."""
+    p = parser()
+    args = p.parse_args(argv)
+    if not args.serve:
+        if args.port != SERVE_PORT or args.stage_seconds != 2.0:
+            p.error("--port and --stage-seconds need --serve")
+        app = make_app(args.url)
+        app.run()
+        return app.return_code or 0
+    from calc_tui.serve import serve_and_run  # the only path that loads calc_server
+
+    return asyncio.run(serve_and_run(make_app, port=args.port, stage_seconds=args.stage_seconds))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

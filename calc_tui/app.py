@@ -1,0 +1,334 @@
+"""The calc-tui application and ``make_app``, the factory the command line and tests share."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.getters import query_one
+from textual.reactive import reactive
+from textual.widgets import Button, Footer, Header
+
+from calc_client.link import default_url
+from calc_client.reconnect import Backoff
+from calc_tui.connection import ServerConnection
+from calc_tui.messages import (
+    ConnectionAttempted,
+    ConnectionLost,
+    ConnectionOpened,
+    ServerMessageReceived,
+)
+from calc_tui.progress import IDLE, Progress, progress_at
+from calc_tui.status import STARTING_UP, Link, LinkStatus
+from calc_tui.text import describe_rejection, plain
+from calc_tui.widgets.connection_indicator import ConnectionIndicator
+from calc_tui.widgets.event_log import EventLog
+from calc_tui.widgets.presence import PresenceCount
+from calc_tui.widgets.progress_panel import ProgressPanel
+from protocol import Ack, Error, Phase, Presence, State, Welcome
+
+TICK = 1 / 12
+"""Seconds between progress redraws while a calculation runs and the link is up."""
+
+Clock = Callable[[], float]
+WallClock = Callable[[], str]
+
+
+def _wall_clock() -> str:
+    return datetime.now().strftime("%H:%M:%S")
+
+
+class CalcApp(App[None]):
+    """Watch and drive the shared calculation; see ``make_app``."""
+
+    TITLE = "calc-tui"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("s", "start", "Start"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("r", "reconnect", "Reconnect now"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    link_status: reactive[LinkStatus] = reactive(STARTING_UP, init=False, repaint=False)
+    """The connection, as the indicator shows it."""
+    calc: reactive[State | None] = reactive(None, init=False, repaint=False)
+    """The last accepted snapshot of the calculation."""
+    progress: reactive[Progress] = reactive(IDLE, init=False, repaint=False)
+    """``calc`` interpolated to now."""
+    clients: reactive[int | None] = reactive(None, init=False, repaint=False)
+    """How many clients the server counts."""
+    busy: reactive[bool] = reactive(False, init=False, repaint=False)
+    """Something is in flight: the calculation runs, or a command awaits its ack."""
+
+    _panel = query_one(ProgressPanel)
+    _event_log = query_one(EventLog)
+    _start_button = query_one("#start", Button)
+    _cancel_button = query_one("#cancel", Button)
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        connection: ServerConnection | None,
+        clock: Clock | None = None,
+        wall_clock: WallClock = _wall_clock,
+        animate: bool = True,
+    ) -> None:
+        super().__init__()
+        self.url = url
+        self.sub_title = plain(url, 60)
+        self.connection = connection
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._animated = animate
+        self._epoch: str | None = None
+        self._client_id: str | None = None
+        self._ever_connected = False
+        self._pending: dict[str, str] = {}
+        self._received_at = 0.0
+        self._frozen_at: float | None = None
+
+    # --- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="status"):
+            yield ConnectionIndicator().data_bind(status=CalcApp.link_status)
+            yield PresenceCount().data_bind(clients=CalcApp.clients)
+        yield ProgressPanel(animate=self._animated).data_bind(
+            state=CalcApp.calc, progress=CalcApp.progress, busy=CalcApp.busy
+        )
+        with Horizontal(id="buttons"):
+            yield Button("Start", id="start", variant="success", action="app.start")
+            yield Button("Cancel", id="cancel", variant="error", action="app.cancel")
+        yield EventLog()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._ticker = self.set_interval(TICK, self._tick, pause=True)
+        self._sync_controls()
+        if self.connection is not None:
+            self._run_connection(self.connection)
+
+    @work(exclusive=True, group="connection", exit_on_error=True)
+    async def _run_connection(self, connection: ServerConnection) -> None:
+        await connection.pump(self.post_message)
+
+    # --- time ----------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The loop's monotonic time (or the injected clock); never the wall clock."""
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    def _tick(self) -> None:
+        calc = self.calc
+        if calc is None:
+            self.progress = IDLE
+            return
+        now = self._frozen_at if self._frozen_at is not None else self.now()
+        self.progress = progress_at(calc, now - self._received_at)
+
+    # --- connection messages -------------------------------------------------------------
+
+    def on_connection_attempted(self, message: ConnectionAttempted) -> None:
+        link = Link.RECONNECTING if self._ever_connected or message.attempt > 1 else Link.CONNECTING
+        self.link_status = LinkStatus(link, attempt=message.attempt)
+
+    def on_connection_opened(self, message: ConnectionOpened) -> None:
+        self._welcomed(message.welcome)
+
+    def on_connection_lost(self, message: ConnectionLost) -> None:
+        was_connected = self.link_status.connected
+        self._frozen_at = self.now()
+        self._pending.clear()
+        self.clients = None  # unknown until the server says again
+        link = Link.OFFLINE if message.retry_in is None else Link.RECONNECTING
+        self.link_status = LinkStatus(
+            link, attempt=message.attempt, retry_in=message.retry_in, reason=message.reason
+        )
+        reason = plain(message.reason, 80)
+        if was_connected:
+            self._record(None, f"connection lost: {reason}", "bold")
+        if message.retry_in is None:
+            self._record(None, f"not retrying: {reason}", "bold")
+            self.notify(
+                f"{reason}. Press r to try again.",
+                title="Connection refused",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
+
+    def on_server_message_received(self, message: ServerMessageReceived) -> None:
+        match message.message:
+            case State() as state:
+                self._state_received(state)
+            case Ack() as ack:
+                self._ack_received(ack)
+            case Error() as error:
+                text = plain(error.message) or plain(error.code)
+                self._record(None, f"error: {text}", "bold")
+                self.notify(text, title="Server error", severity="error", markup=False)
+            case Presence(clients=clients):
+                self.clients = clients
+            case Welcome() as welcome:
+                self._welcomed(welcome)
+
+    def _welcomed(self, welcome: Welcome) -> None:
+        restarted = self._epoch is not None and welcome.epoch != self._epoch
+        if restarted:
+            interrupted = self.calc is not None and self.calc.state.running
+            text = "The server restarted."
+            if interrupted:
+                text += " The calculation that was running was interrupted."
+            self._record(None, text, "bold")
+            self.notify(text, title="Server restarted", severity="warning", markup=False)
+        self._epoch = welcome.epoch
+        self._client_id = welcome.client_id
+        self._ever_connected = True
+        self._frozen_at = None
+        self.clients = welcome.clients
+        self.link_status = LinkStatus(Link.CONNECTED)
+        self._record(None, f"connected as {plain(welcome.client_id, 20)}")
+
+    def _state_received(self, state: State) -> None:
+        old = self.calc
+        if old is not None and state.epoch == old.epoch and state.seq <= old.seq:
+            return  # not newer than what is shown
+        self._received_at = self.now()
+        self.calc = state
+        what = _describe_change(old, state)
+        if what:
+            self._record(state.seq, what, "bold" if state.state.terminal else "")
+
+    def _ack_received(self, ack: Ack) -> None:
+        command = self._pending.pop(ack.request_id, None)
+        if command is None:
+            return  # a sync's ack, or one from before a reconnect
+        if not ack.accepted:
+            text = describe_rejection(ack.reason)
+            self._record(ack.seq, f"{command} refused: {text}", "bold")
+            title = f"{command.capitalize()} refused"
+            self.notify(text, title=title, severity="warning", markup=False)
+        self._sync_controls()
+
+    def _record(self, seq: int | None, what: str, style: str = "") -> None:
+        self._event_log.record(self._wall_clock(), seq, what, style)
+
+    # --- reactions -----------------------------------------------------------------------
+
+    def watch_calc(self) -> None:
+        self._sync_controls()
+
+    def watch_link_status(self) -> None:
+        self._sync_controls()
+
+    def _sync_controls(self) -> None:
+        """Buttons, bindings, spinner, dimming and the redraw timer follow state and link."""
+        connected = self.link_status.connected
+        running = self.calc is not None and self.calc.state.running
+        self._start_button.disabled = not self._can("start")
+        self._cancel_button.disabled = not self._can("cancel")
+        self.busy = connected and (running or bool(self._pending))
+        self._panel.stale = not connected and self.calc is not None
+        if connected and running:
+            self._ticker.resume()
+        else:
+            self._ticker.pause()
+        self._tick()
+        self.refresh_bindings()
+
+    def _can(self, action: str) -> bool:
+        connected = self.link_status.connected
+        running = self.calc is not None and self.calc.state.running
+        pending = set(self._pending.values())
+        if action == "start":
+            return connected and not running and "start" not in pending
+        if action == "cancel":
+            return connected and running and "cancel" not in pending
+        if action == "reconnect":
+            return not connected
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("start", "cancel", "reconnect"):
+            return True if self._can(action) else None
+        return True
+
+    # --- actions -------------------------------------------------------------------------
+
+    async def action_start(self) -> None:
+        """Ask the server to start a calculation."""
+        await self._send("start")
+
+    async def action_cancel(self) -> None:
+        """Ask the server to cancel the running calculation."""
+        await self._send("cancel")
+
+    def action_reconnect(self) -> None:
+        """Try to connect now instead of waiting for the backoff."""
+        if self.connection is not None:
+            self.connection.retry_now()
+
+    async def _send(self, command: str) -> None:
+        if not self._can(command):
+            return
+        rid: str | None = None
+        if self.connection is not None:
+            if command == "start":
+                rid = await self.connection.start()
+            else:
+                calc_id = self.calc.calculation_id if self.calc else None
+                rid = await self.connection.cancel(calc_id)
+        if rid is None:
+            self.notify("Not connected: nothing was sent.", severity="warning", markup=False)
+            return
+        self._pending[rid] = command
+        self._sync_controls()
+
+
+def _describe_change(old: State | None, new: State) -> str | None:
+    """The event-log line for a new snapshot, or None when nothing a user cares about changed."""
+    by = plain(new.started_by or "someone", 48)
+    if old is None or old.epoch != new.epoch:
+        if new.state is Phase.IDLE:
+            return "synced: idle"
+        return f"synced: {new.state.name}"
+    if new.calculation_id != old.calculation_id and new.state is Phase.STARTING:
+        return f"started by {by}"
+    if new.state is old.state:
+        return None
+    match new.state:
+        case Phase.CANCELED:
+            return f"CANCELED by {plain(new.ended_by or 'someone', 48)}"
+        case Phase.FAILED:
+            return f"FAILED: {plain(new.ended_by or 'unknown error', 60)}"
+        case _:
+            return new.state.name
+
+
+def make_app(
+    url: str | None = None,
+    *,
+    connect: bool = True,
+    backoff: Backoff | None = None,
+    name: str | None = None,
+    clock: Clock | None = None,
+    wall_clock: WallClock = _wall_clock,
+    animate: bool = True,
+) -> CalcApp:
+    """Build the app for ``url`` (default ``CALC_URL`` or ws://127.0.0.1:8765/ws).
+
+    ``connect=False`` builds it without a network worker, so tests and snapshots can feed it
+    messages; ``clock``, ``wall_clock`` and ``animate=False`` freeze what moves.
+    """
+    url = url or default_url()
+    connection = ServerConnection(url, name=name, backoff=backoff) if connect else None
+    return CalcApp(url, connection=connection, clock=clock, wall_clock=wall_clock, animate=animate)

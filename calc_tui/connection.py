@@ -1,0 +1,91 @@
+"""The one owner of the socket: a Reconnector whose events become Textual messages.
+
+The worker that runs ``ServerConnection.pump`` only posts messages; the app reacts to them.
+Commands go out on the current link and are never queued: without a link they are not sent.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from typing import cast
+
+from textual.message import Message
+
+from calc_client.link import Link
+from calc_client.reconnect import (
+    Backoff,
+    Connected,
+    Connecting,
+    Disconnected,
+    Event,
+    Received,
+    Reconnector,
+)
+from calc_tui.messages import (
+    ConnectionAttempted,
+    ConnectionLost,
+    ConnectionOpened,
+    ServerMessageReceived,
+)
+from protocol import Cancel, Start
+
+
+def client_name() -> str:
+    """The name this client gives in ``hello``: ``calc-tui@<host>``, at most 64 characters."""
+    return f"calc-tui@{socket.gethostname()}"[:64]
+
+
+def translate(event: Event) -> Message:
+    """The Textual message for one Reconnector event."""
+    match event:
+        case Connecting(attempt=attempt):
+            return ConnectionAttempted(attempt)
+        case Connected(link=link):
+            return ConnectionOpened(link.welcome)
+        case Received(message=message):
+            return ServerMessageReceived(message)
+        case Disconnected(reason=reason, attempt=attempt, retry_in=retry_in):
+            return ConnectionLost(reason, attempt, retry_in)
+
+
+class ServerConnection:
+    """Keeps a connection to ``url`` open while ``pump`` runs; sends commands on it."""
+
+    def __init__(self, url: str, *, name: str | None = None, backoff: Backoff | None = None):
+        self.url = url
+        self._reconnector = Reconnector(url, name=name or client_name(), backoff=backoff)
+
+    async def pump(self, post: Callable[[Message], object]) -> None:
+        """Post a message for every connection event, until cancelled."""
+        # events() is an async generator: closing it closes the link it holds.
+        events_gen = cast(AsyncGenerator[Event, None], self._reconnector.events())
+        async with aclosing(events_gen) as events:
+            async for event in events:
+                post(translate(event))
+
+    def retry_now(self) -> None:
+        """Skip the backoff wait (or a refusal) and connect again at once."""
+        self._reconnector.retry_now()
+
+    async def start(self) -> str | None:
+        """Send ``start``; the request id, or None when there is no connection to send it on."""
+        return await self._send(lambda link: Start(request_id=link.next_request_id()))
+
+    async def cancel(self, calculation_id: str | None) -> str | None:
+        """Send ``cancel`` for ``calculation_id``; the request id, or None when not connected."""
+        return await self._send(
+            lambda link: Cancel(request_id=link.next_request_id(), calculation_id=calculation_id)
+        )
+
+    async def _send(self, build: Callable[[Link], Start | Cancel]) -> str | None:
+        link = self._reconnector.link
+        if link is None or link.closed:
+            return None
+        message = build(link)
+        try:
+            await link.send(message)
+        except ConnectionError:
+            return None
+        return message.request_id

@@ -1,0 +1,55 @@
+"""The connection as the user sees it: connecting, connected, reconnecting or offline."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from calc_tui.text import plain
+
+
+class Link(enum.Enum):
+    """The four things the connection indicator can say."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """One state of the connection, with what the indicator needs to describe it."""
+
+    link: Link
+    attempt: int = 0
+    retry_in: float | None = None
+    reason: str = ""
+
+    @property
+    def connected(self) -> bool:
+        """True while commands can be sent."""
+        return self.link is Link.CONNECTED
+
+    def describe(self) -> str:
+        """One line for the indicator, in plain words."""
+        reason = plain(self.reason, 60)
+        match self.link:
+            case Link.CONNECTED:
+                return "connected"
+            case Link.CONNECTING:
+                return "connecting…"
+            case Link.RECONNECTING if self.retry_in is None:
+                return f"reconnecting (attempt {self.attempt})…"
+            case Link.RECONNECTING:
+                return (
+                    f"reconnecting (attempt {self.attempt}, next try in {self.retry_in:.1f}s)"
+                    + (f": {reason}" if reason else "")
+                )
+            case Link.OFFLINE:
+                return f"offline: {reason or 'refused'} (press r to retry)"
+        raise AssertionError(self.link)  # pragma: no cover
+
+
+STARTING_UP = LinkStatus(Link.CONNECTING, attempt=1)
+"""Before the first attempt has reported anything."""

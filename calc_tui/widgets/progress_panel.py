@@ -1,0 +1,131 @@
+"""The calculation: its steps with the current one marked, a bar, elapsed and remaining."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.getters import query_one
+from textual.reactive import reactive
+from textual.widgets import ProgressBar, Static
+
+from calc_tui.progress import IDLE, Progress
+from calc_tui.text import plain, seconds
+from calc_tui.widgets.spinner import Spinner
+from protocol import Phase, State
+
+_STEPS = (Phase.STARTING, Phase.IN_PROGRESS, Phase.ALMOST_DONE)
+_SEPARATOR = ("  →  ", "$text-muted")
+
+
+def steps_line(state: State | None) -> Content:
+    """``✓ STARTING → ▶ IN_PROGRESS → ALMOST_DONE → SUCCESS``, styled by where the run is."""
+    phase = state.state if state else Phase.IDLE
+    stage = state.stage if state else 0
+    parts: list[str | tuple[str, str]] = []
+    for index, step in enumerate(_STEPS):
+        if phase is Phase.IDLE or index > stage:
+            parts.append((f"  {step.value}", "$text-muted"))
+        elif phase is Phase.SUCCESS or index < stage:
+            parts.append((f"✓ {step.value}", "$text-success"))
+        elif phase.running:
+            parts.append((f"▶ {step.value}", "bold $text-accent"))
+        else:
+            parts.append((f"✗ {step.value}", "$text-warning"))
+        parts.append(_SEPARATOR)
+    if phase is Phase.SUCCESS:
+        parts.append(("✓ SUCCESS", "bold $text-success"))
+    elif phase in (Phase.CANCELED, Phase.FAILED):
+        parts.append((f"■ {phase.value}", "bold $text-error"))
+    else:
+        parts.append(("  SUCCESS", "$text-muted"))
+    return Content.assemble(*parts)
+
+
+def detail_line(state: State | None) -> Content:
+    """Which calculation, and who started or ended it (server text, shown as plain text)."""
+    if state is None:
+        return Content("Waiting for the server…")
+    if state.state is Phase.IDLE or state.calculation_id is None:
+        return Content("No calculation yet. Press s to start one.")
+    parts: list[str | tuple[str, str]] = [(plain(state.calculation_id, 16), "$text-muted")]
+    if state.started_by:
+        parts.append(f"  started by {plain(state.started_by, 48)}")
+    if state.state is Phase.CANCELED and state.ended_by:
+        parts.append(f", canceled by {plain(state.ended_by, 48)}")
+    elif state.state is Phase.FAILED and state.ended_by:
+        parts.append(f", failed: {plain(state.ended_by, 48)}")
+    return Content.assemble(*parts)
+
+
+def times_line(progress: Progress) -> str:
+    """``elapsed 2.4s   remaining 3.6s``, or blank before a run."""
+    if progress.elapsed is None:
+        return ""
+    text = f"elapsed {seconds(progress.elapsed)}"
+    if progress.remaining is not None:
+        text += f"   remaining {seconds(progress.remaining)}"
+    return text
+
+
+class ProgressPanel(Vertical):
+    """Shows one ``State`` and the interpolated ``Progress``; dimmed while ``stale``."""
+
+    DEFAULT_CSS = """
+    ProgressPanel {
+        height: auto;
+        border: round $primary;
+        border-title-color: $text-primary;
+        padding: 0 1;
+        &.-stale { opacity: 50%; border: round $panel-lighten-2; }
+        #steps { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+        #bar-row { height: 1; margin-top: 1; }
+        ProgressBar { width: 1fr; }
+        ProgressBar Bar { width: 1fr; }
+        #times { height: 1; color: $text-muted; }
+        #detail { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    }
+    """
+
+    state: reactive[State | None] = reactive(None, init=False, repaint=False)
+    """The last accepted snapshot."""
+    progress: reactive[Progress] = reactive(IDLE, init=False, repaint=False)
+    """Where the run is now, interpolated by the app."""
+    busy: reactive[bool] = reactive(False, init=False, repaint=False)
+    """Spin: the calculation runs or a command awaits its ack."""
+    stale: reactive[bool] = reactive(False, init=False, repaint=False)
+    """Disconnected: the state shown is the last one known."""
+
+    _steps = query_one("#steps", Static)
+    _detail = query_one("#detail", Static)
+    _times = query_one("#times", Static)
+    _bar = query_one(ProgressBar)
+    _spinner = query_one(Spinner)
+
+    def __init__(self, *, animate: bool = True, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._animated = animate
+        self.border_title = "Calculation"
+
+    def compose(self) -> ComposeResult:
+        yield Static(steps_line(None), id="steps")
+        with Horizontal(id="bar-row"):
+            yield Spinner(animate=self._animated)
+            yield ProgressBar(total=1.0, show_eta=False)
+        yield Static("", id="times")
+        yield Static(detail_line(None), id="detail")
+
+    def watch_state(self, state: State | None) -> None:
+        self._steps.update(steps_line(state))
+        self._detail.update(detail_line(state))
+        self.border_title = f"Calculation: {state.state.value}" if state else "Calculation"
+
+    def watch_progress(self, progress: Progress) -> None:
+        self._bar.update(progress=progress.fraction)
+        self._times.update(times_line(progress), layout=False)
+
+    def watch_busy(self, busy: bool) -> None:
+        self._spinner.spinning = busy
+
+    def watch_stale(self, stale: bool) -> None:
+        self.set_class(stale, "-stale")
