@@ -10,8 +10,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from calc_server.runner import RunningServer
-from protocol import PROTOCOL_VERSION, Cancel, Hello, Phase, Start, State, encode, server_decoder
-from tests.client.calc_process import CalcProcess, clean_env, run_calc
+from protocol import (
+    PROTOCOL_VERSION,
+    Cancel,
+    Hello,
+    Phase,
+    Presence,
+    Start,
+    State,
+    encode,
+    server_decoder,
+)
+from tests.client.calc_process import CALC, CalcProcess, clean_env, run_calc
+from tests.conftest import ServerFactory
 from tests.wsclient import RawClient
 
 Spawn = Callable[..., Awaitable[CalcProcess]]
@@ -33,11 +44,31 @@ async def spawn() -> AsyncIterator[Spawn]:
 
 
 @pytest.fixture
-async def tester(server: RunningServer) -> AsyncIterator[RawClient]:
-    """A second, raw client named "tester", past its welcome and first state."""
+async def slow_server(server_factory: ServerFactory) -> RunningServer:
+    """A server whose calculation outlasts the start-up of a few ``calc`` processes."""
+    return await server_factory(stage_seconds=10.0)
+
+
+async def open_tester(server: RunningServer) -> RawClient:
+    """A raw client named "tester", past its welcome and first state."""
     client = await RawClient.open(server.url)
     await client.send(Hello(protocol=PROTOCOL_VERSION, client="tester"))
     await client.expect(State)
+    return client
+
+
+@pytest.fixture
+async def tester(server: RunningServer) -> AsyncIterator[RawClient]:
+    """A second client of ``server`` (0.2 s stages, for runs that must finish)."""
+    client = await open_tester(server)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def slow_tester(slow_server: RunningServer) -> AsyncIterator[RawClient]:
+    """A second client of ``slow_server`` (for states that must still hold when calc acts)."""
+    client = await open_tester(slow_server)
     yield client
     await client.close()
 
@@ -90,13 +121,13 @@ async def test_status_prints_one_human_line_and_exits_0(server: RunningServer) -
 
 
 async def test_status_of_a_running_calculation_names_stage_id_and_starter(
-    server: RunningServer, tester: RawClient
+    slow_server: RunningServer, slow_tester: RawClient
 ) -> None:
-    started = await start_from(tester)
-    result = await run_calc("status", "--url", server.url)
+    started = await start_from(slow_tester)
+    result = await run_calc("status", "--url", slow_server.url)
     assert result.code == 0, result.stderr
     [line] = result.lines
-    assert line.startswith(("STARTING, stage 1/3", "IN_PROGRESS, stage 2/3"))
+    assert line.startswith("STARTING, stage 1/3")
     assert "left" in line
     assert f"calculation {started.calculation_id}" in line
     assert "started by tester" in line
@@ -117,12 +148,12 @@ async def test_status_json_is_the_protocol_state_message(
 async def test_url_comes_from_calc_url_and_options_go_before_or_after_the_command(
     server: RunningServer,
 ) -> None:
-    from_env = await run_calc("status", env=clean_env(CALC_URL=server.url))
-    before = await run_calc("--url", server.url, "--timeout", "2", "status")
-    after_overrides_before = await run_calc(
-        "--url", f"ws://127.0.0.1:{closed_port()}/ws", "status", "--url", server.url
+    results = await asyncio.gather(
+        run_calc("status", env=clean_env(CALC_URL=server.url)),
+        run_calc("--url", server.url, "--timeout", "2", "status"),
+        run_calc("--url", f"ws://127.0.0.1:{closed_port()}/ws", "status", "--url", server.url),
     )
-    for result in (from_env, before, after_overrides_before):
+    for result in results:
         assert result.code == 0, result.stderr
         assert result.lines == ["IDLE, no calculation has run yet"]
 
@@ -143,10 +174,10 @@ async def test_start_is_accepted_exits_0_and_names_the_calculation(
 
 
 async def test_start_while_running_is_rejected_with_exit_1_and_the_reason(
-    server: RunningServer, tester: RawClient
+    slow_server: RunningServer, slow_tester: RawClient
 ) -> None:
-    started = await start_from(tester)
-    result = await run_calc("start", "--url", server.url)
+    started = await start_from(slow_tester)
+    result = await run_calc("start", "--url", slow_server.url)
     assert result.code == 1
     assert result.stdout == ""
     assert_one_plain_line(result.stderr)
@@ -169,13 +200,13 @@ async def test_start_wait_follows_to_success_and_exits_0(server: RunningServer) 
 
 
 async def test_start_wait_canceled_by_another_client_exits_3(
-    server: RunningServer, tester: RawClient, spawn: Spawn
+    slow_server: RunningServer, slow_tester: RawClient, spawn: Spawn
 ) -> None:
-    calc = await spawn("start", "--wait", "--url", server.url)
+    calc = await spawn("start", "--wait", "--url", slow_server.url)
     first = await calc.line()
     calculation_id = first.removeprefix("started calculation ")
-    await tester.send(Cancel(request_id="tester-cancel", calculation_id=calculation_id))
-    assert (await tester.ack("tester-cancel")).accepted
+    await slow_tester.send(Cancel(request_id="tester-cancel", calculation_id=calculation_id))
+    assert (await slow_tester.ack("tester-cancel")).accepted
     result = await calc.finish()
     assert result.code == 3
     assert result.lines[-1].startswith("CANCELED")
@@ -183,9 +214,9 @@ async def test_start_wait_canceled_by_another_client_exits_3(
     assert f"calculation {calculation_id} was canceled by tester" in result.stderr
 
 
-async def test_two_starts_at_once_exactly_one_is_accepted(server: RunningServer) -> None:
+async def test_two_starts_at_once_exactly_one_is_accepted(slow_server: RunningServer) -> None:
     results = await asyncio.gather(
-        run_calc("start", "--url", server.url), run_calc("start", "--url", server.url)
+        run_calc("start", "--url", slow_server.url), run_calc("start", "--url", slow_server.url)
     )
     assert sorted(r.code for r in results) == [0, 1]
     rejected = next(r for r in results if r.code == 1)
@@ -196,13 +227,13 @@ async def test_two_starts_at_once_exactly_one_is_accepted(server: RunningServer)
 
 
 async def test_cancel_of_the_running_calculation_exits_0(
-    server: RunningServer, tester: RawClient
+    slow_server: RunningServer, slow_tester: RawClient
 ) -> None:
-    started = await start_from(tester)
-    result = await run_calc("cancel", "--url", server.url)
+    started = await start_from(slow_tester)
+    result = await run_calc("cancel", "--url", slow_server.url)
     assert result.code == 0, result.stderr
     assert result.lines == [f"canceled calculation {started.calculation_id}"]
-    canceled = await tester.expect(State, lambda s: s.state is Phase.CANCELED)
+    canceled = await slow_tester.expect(State, lambda s: s.state is Phase.CANCELED)
     assert canceled.calculation_id == started.calculation_id
     assert canceled.ended_by is not None
     assert canceled.ended_by.startswith("calc@")
@@ -310,3 +341,26 @@ async def test_server_going_away_during_watch_exits_2(server: RunningServer, spa
     assert result.code == 2
     assert_one_plain_line(result.stderr)
     assert "connection lost" in result.stderr
+
+
+async def test_watch_piped_into_head_exits_141_quietly(
+    server: RunningServer, tester: RawClient
+) -> None:
+    script = (
+        f'"{CALC}" watch --json --url {server.url} | head -n 1 >/dev/null; '
+        'echo "calc=${PIPESTATUS[0]}"'
+    )
+    shell = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        script,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=clean_env(),
+    )
+    await tester.expect(Presence, lambda p: p.clients == 2)  # calc is connected
+    await start_from(tester)  # head took its one line and left; the next write hits EPIPE
+    async with asyncio.timeout(10):
+        out, err = await shell.communicate()
+    assert out.decode() == "calc=141\n"
+    assert err.decode() == ""
