@@ -13,6 +13,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from ssl import SSLContext
 
 import aiohttp
 
@@ -63,6 +64,10 @@ class ConnectionOptions:
     """Seconds allowed for connecting, and for each answer the server owes a command."""
     name: str
     """Sent in ``hello``; the server names this client so in ``started_by``/``ended_by``."""
+    token: str | None = None
+    """The access token; None means CALC_TOKEN or the local token file."""
+    ssl: SSLContext | bool = True
+    """TLS verification for wss:// (see ``calc_client.security.client_ssl``)."""
 
 
 class Inbox:
@@ -121,7 +126,13 @@ async def open_inbox(options: ConnectionOptions) -> AsyncIterator[Inbox]:
     """Connect (within ``options.timeout``, handshake included) and yield the inbox."""
     try:
         async with asyncio.timeout(options.timeout):
-            link = await connect(options.url, name=options.name, timeout=options.timeout)
+            link = await connect(
+                options.url,
+                name=options.name,
+                timeout=options.timeout,
+                token=options.token,
+                ssl=options.ssl,
+            )
     except ConnectFailed as exc:
         raise CommandFailed(
             ExitCode.DISCONNECTED, f"cannot connect to {options.url}: {_connect_reason(exc)}"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import AsyncIterator
+from ssl import SSLContext
 from types import TracebackType
 
 import aiohttp
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType
 
+from calc_client.security import discover_token
 from protocol import (
     PROTOCOL_VERSION,
     Cancel,
@@ -168,15 +170,27 @@ async def connect(
     name: str | None = None,
     timeout: float = 5.0,
     heartbeat: float = CLIENT_HEARTBEAT,
+    token: str | None = None,
+    ssl: SSLContext | bool = True,
 ) -> Link:
     """Open a connection, say hello, and wait for ``welcome``.
 
-    Raises ``ConnectFailed`` with a plain-words reason; only refusals are not retryable.
+    ``token`` None means: ``CALC_TOKEN``, else the local token file (looked up again at every
+    call, so a restarted local server's new token is found). ``ssl`` is for wss:// URLs:
+    True verifies against the system CAs, a context trusts what it was given, False does not
+    verify. Raises ``ConnectFailed`` with a plain-words reason; refusals are not retryable.
     """
-    session = aiohttp.ClientSession()
+    if token is None:
+        token = discover_token(url)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
+    )
     try:
         ws = await session.ws_connect(
             url,
+            headers=headers,
+            ssl=ssl,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=timeout),
             heartbeat=heartbeat,
             autoping=True,
@@ -192,6 +206,10 @@ async def connect(
     except aiohttp.InvalidURL as exc:
         await session.close()
         raise ConnectFailed(f"invalid URL: {exc}", retryable=False) from exc
+    except aiohttp.ClientConnectorCertificateError as exc:
+        await session.close()
+        reason = f"TLS certificate not trusted: {exc.certificate_error}"
+        raise ConnectFailed(reason, retryable=False) from exc
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         await session.close()
         raise ConnectFailed(_describe_error(exc), retryable=True) from exc
@@ -226,5 +244,6 @@ def _describe_error(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect: {exc.os_error.strerror or exc.os_error}"
+        errno = exc.os_error.errno
+        return f"cannot connect: {os.strerror(errno) if errno else exc.os_error}"
     return str(exc) or type(exc).__name__

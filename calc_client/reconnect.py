@@ -12,6 +12,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from ssl import SSLContext
 
 from aiohttp import WSCloseCode
 
@@ -86,12 +87,16 @@ class Reconnector:
         backoff: Backoff | None = None,
         connect_timeout: float = 5.0,
         heartbeat: float = CLIENT_HEARTBEAT,
+        token: str | None = None,
+        ssl: SSLContext | bool = True,
     ) -> None:
         self.url = url
         self.name = name
         self.backoff = backoff or Backoff()
         self.connect_timeout = connect_timeout
         self.heartbeat = heartbeat
+        self.token = token
+        self.ssl = ssl
         self.link: Link | None = None
         self._wake = asyncio.Event()
 
@@ -101,7 +106,12 @@ class Reconnector:
 
     async def _connect(self) -> Link:
         return await connect(
-            self.url, name=self.name, timeout=self.connect_timeout, heartbeat=self.heartbeat
+            self.url,
+            name=self.name,
+            timeout=self.connect_timeout,
+            heartbeat=self.heartbeat,
+            token=self.token,
+            ssl=self.ssl,
         )
 
     async def _wait(self, delay: float | None) -> None:

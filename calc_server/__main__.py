@@ -4,14 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from calc_server.config import Settings, parse_settings
-from calc_server.runner import start_server
+from calc_server.runner import RunningServer, start_server
+from protocol.tokenfile import token_path, write_token
 
 log = logging.getLogger("calc_server")
+
+
+def announce_token(server: RunningServer, token: str) -> None:
+    """Write the generated token to the token file; show it on the terminal only, once.
+
+    The log says where the file is but never the token, so logs can be shared.
+    """
+    path = write_token(server.port, token)
+    log.info("access token written to %s (mode 0600); local clients read it from there", path)
+    if sys.stderr.isatty():
+        print(
+            f"\n    To connect from elsewhere, use the token:\n\n        {token}\n",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 async def serve(settings: Settings) -> None:
@@ -20,15 +39,29 @@ async def serve(settings: Settings) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    generated = settings.token is None and not settings.no_auth
+    if generated:
+        settings = replace(settings, token=secrets.token_urlsafe(32))
     try:
         server = await start_server(settings)
-    except OSError as exc:
-        log.error("cannot listen on %s:%d: %s", settings.host, settings.port, exc.strerror)
+    except ValueError as exc:
+        log.error("%s", exc)
+        raise SystemExit(2) from None
+    except (OSError, ssl.SSLError) as exc:
+        log.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc)
         raise SystemExit(1) from None
+    if generated and settings.token is not None:
+        announce_token(server, settings.token)
+    elif settings.no_auth:
+        log.warning("authentication is off (--no-auth): anyone on this machine can connect")
     log.info("listening on %s (stage %gs)", server.url, settings.stage_seconds)
-    await stop.wait()
-    log.info("shutting down")
-    await server.stop()
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await server.stop()
+        if generated:
+            token_path(server.port).unlink(missing_ok=True)
     log.info("stopped")
 
 

@@ -11,6 +11,7 @@ from aiohttp import WSCloseCode, web
 from calc_server.calculation import Calculation
 from calc_server.config import Settings
 from calc_server.connection import websocket_handler
+from calc_server.gate import authorized
 from calc_server.hub import Hub
 from calc_server.keys import EPOCH, HUB, SERVICE, SETTINGS
 from calc_server.service import CalculationService
@@ -21,8 +22,10 @@ log = logging.getLogger("calc_server")
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """``GET /healthz``: liveness plus a summary of the calculation."""
+    """``GET /healthz``: liveness; with the token, also a summary of the calculation."""
     app = request.app
+    if not authorized(request, app[SETTINGS].token):
+        return web.json_response({"status": "ok"})
     return web.json_response(
         {
             "status": "ok",
@@ -76,6 +79,7 @@ async def _bind_clock(app: web.Application) -> None:
 def make_app(settings: Settings | None = None) -> web.Application:
     """Build the server application with its own epoch, hub and calculation."""
     settings = settings or Settings()
+    settings.check()
     app = web.Application()
     app[SETTINGS] = settings
     app[EPOCH] = secrets.token_hex(8)

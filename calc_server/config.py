@@ -7,6 +7,8 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from protocol.tokenfile import is_loopback
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
@@ -28,6 +30,34 @@ class Settings:
     behind_timeout: float = 10.0
     """A peer still behind after this many seconds is cut off."""
     shutdown_timeout: float = 1.0
+    token: str | None = None
+    """The access token clients must present; None only together with ``no_auth``."""
+    no_auth: bool = False
+    """Serve without a token (refused unless bound to a loopback address)."""
+    allowed_origins: frozenset[str] = frozenset()
+    """Origins (exact ``scheme://host[:port]``) whose pages may connect; others get 403."""
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    max_connections: int = 10_000
+    handshake_timeout: float = 10.0
+    """Seconds a new TCP connection has to complete its HTTP request."""
+
+    @property
+    def tls(self) -> bool:
+        """True when serving wss:// and https://."""
+        return self.tls_cert is not None
+
+    def check(self) -> None:
+        """Raise ``ValueError`` with a plain reason if these settings are unsafe or incomplete."""
+        if self.token is None and not self.no_auth:
+            raise ValueError("a token is required (or --no-auth on a loopback address)")
+        if self.no_auth and not is_loopback(self.host):
+            raise ValueError(
+                f"--no-auth is only allowed on a loopback address, not {self.host}; "
+                "use a token (--token or CALC_TOKEN) to serve other machines"
+            )
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together")
 
 
 def _positive_float(text: str) -> float:
@@ -75,6 +105,40 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         "(env CALC_HEARTBEAT, default %(default)s)",
     )
     p.add_argument(
+        "--token",
+        default=env.get("CALC_TOKEN"),
+        help="access token clients must send (env CALC_TOKEN; default: a random one, "
+        "written to the token file)",
+    )
+    p.add_argument(
+        "--no-auth",
+        action="store_true",
+        default=env.get("CALC_NO_AUTH", "") not in ("", "0"),
+        help="no token at all; refused unless --host is a loopback address (env CALC_NO_AUTH)",
+    )
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[o for o in env.get("CALC_ALLOW_ORIGINS", "").split(",") if o],
+        metavar="ORIGIN",
+        help="a browser origin allowed to connect, exact match, repeatable "
+        "(env CALC_ALLOW_ORIGINS, comma-separated); handshakes from other origins get 403",
+    )
+    p.add_argument(
+        "--tls-cert",
+        default=env.get("CALC_TLS_CERT"),
+        help="PEM certificate chain: serve wss:// and https:// (env CALC_TLS_CERT)",
+    )
+    p.add_argument(
+        "--tls-key", default=env.get("CALC_TLS_KEY"), help="PEM private key (env CALC_TLS_KEY)"
+    )
+    p.add_argument(
+        "--max-connections",
+        type=int,
+        default=env.get("CALC_MAX_CONNECTIONS", 10_000),
+        help="beyond this, handshakes get HTTP 503 (env CALC_MAX_CONNECTIONS, default %(default)s)",
+    )
+    p.add_argument(
         "--log-level",
         default=env.get("CALC_LOG_LEVEL", "INFO"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -95,4 +159,10 @@ def parse_settings(
         stage_seconds=ns.stage_seconds,
         heartbeat=ns.heartbeat,
         log_level=ns.log_level,
+        token=ns.token or None,
+        no_auth=ns.no_auth,
+        allowed_origins=frozenset(ns.allow_origin),
+        tls_cert=ns.tls_cert,
+        tls_key=ns.tls_key,
+        max_connections=ns.max_connections,
     )

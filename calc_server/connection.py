@@ -12,6 +12,7 @@ import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from calc_server.calculation import Outcome
+from calc_server.gate import refuse_handshake
 from calc_server.hub import Hub, Peer
 from calc_server.keys import EPOCH, HUB, SERVICE, SETTINGS
 from calc_server.ratelimit import TokenBucket
@@ -29,6 +30,7 @@ from protocol import (
     client_decoder,
     encode,
 )
+from protocol.codec import request_id_of
 
 log = logging.getLogger("calc_server.connection")
 
@@ -37,6 +39,9 @@ RATE_LIMIT_CLOSE_AFTER = 20
 
 REMEMBERED_REQUESTS = 256
 """How many request ids per connection are remembered to answer repeats identically."""
+
+NO_STATUS_RECEIVED = 1005
+"""RFC 6455 code for a close frame that carried no status code."""
 
 _client_ids = itertools.count(1)
 
@@ -64,21 +69,24 @@ class Connection:
                     self._error("rate_limited", "too many messages; slow down")
                 elif over > RATE_LIMIT_CLOSE_AFTER:
                     log.warning("client %s kept flooding, closing 1008", self.peer.label)
-                    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit")
+                    await self.close(WSCloseCode.POLICY_VIOLATION, b"rate limit")
             elif msg.type is WSMsgType.BINARY:
                 log.warning("client %s sent a binary frame, closing 1003", self.peer.label)
-                await ws.close(
-                    code=WSCloseCode.UNSUPPORTED_DATA, message=b"binary frames are not supported"
-                )
+                await self.close(WSCloseCode.UNSUPPORTED_DATA, b"binary frames are not supported")
             elif msg.type is WSMsgType.ERROR:
                 log.warning("client %s: %s", self.peer.label, ws.exception())
+
+    async def close(self, code: int, reason: bytes) -> None:
+        """Close with ``code``, remembered for the disconnect log line."""
+        self.peer.close_code = code
+        await self.peer.ws.close(code=code, message=reason)
 
     def _handle(self, data: bytes) -> None:
         try:
             message = client_decoder.decode(data)
         except msgspec.DecodeError as exc:
             log.info("client %s sent a bad message: %s", self.peer.label, exc)
-            self._error("bad_message", str(exc))
+            self._error("bad_message", str(exc), request_id_of(data))
             return
         match message:
             case Hello(protocol=protocol, client=name):
@@ -133,6 +141,15 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     """``GET /ws``: upgrade, greet with welcome and state, then serve the connection."""
     app = request.app
     settings, hub, service = app[SETTINGS], app[HUB], app[SERVICE]
+    refusal = refuse_handshake(
+        request,
+        token=settings.token,
+        allowed_origins=settings.allowed_origins,
+        connected=len(hub),
+        max_connections=settings.max_connections,
+    )
+    if refusal is not None:
+        raise refusal
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat,
         compress=False,
@@ -161,11 +178,12 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     log.info("connect %s from %s, %d connected", peer.client_id, peer.remote, len(hub))
     hub.presence_changed()
     bucket = TokenBucket(settings.rate_burst, settings.rate_per_second)
+    connection = Connection(peer, hub, service, bucket)
     try:
-        await Connection(peer, hub, service, bucket).serve()
+        await connection.serve()
     except Exception:
         log.exception("error on connection %s, closing 1011", peer.label)
-        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error")
+        await connection.close(WSCloseCode.INTERNAL_ERROR, b"internal error")
     finally:
         if hub.remove(peer):
             log.info("disconnect %s (code %s), %d connected", peer.label, ws.close_code, len(hub))

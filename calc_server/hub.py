@@ -38,6 +38,8 @@ class Peer:
     name: str | None = None
     behind_since: float | None = None
     missed: bool = field(default=False)
+    close_code: int | None = None
+    """The close code the server sent, when it closed the connection."""
 
     @property
     def label(self) -> str:

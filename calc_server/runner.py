@@ -5,6 +5,7 @@ Used by ``calc-server``, by ``calc-tui --serve`` (same process, same loop) and b
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -21,17 +22,22 @@ class RunningServer:
     runner: web.AppRunner
     host: str
     port: int
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        """The ws:// URL of the WebSocket endpoint."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}/ws"
+        """The ws:// (or wss://) URL of the WebSocket endpoint."""
+        return f"{'wss' if self.tls else 'ws'}://{self._authority}/ws"
 
     @property
     def http_url(self) -> str:
-        """The http:// base URL (for /healthz and /schema)."""
-        return self.url.replace("ws://", "http://", 1).removesuffix("/ws")
+        """The http:// (or https://) base URL, for /healthz and /schema."""
+        return f"{'https' if self.tls else 'http'}://{self._authority}"
+
+    @property
+    def _authority(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     async def stop(self) -> None:
         """Shut down gracefully: cancel a running calculation, close peers with 1001."""
@@ -39,20 +45,32 @@ class RunningServer:
 
 
 async def start_server(settings: Settings) -> RunningServer:
-    """Bind and start serving; ``settings.port`` 0 picks a free port."""
+    """Bind and start serving; ``settings.port`` 0 picks a free port.
+
+    Raises ``ValueError`` for unsafe settings, ``OSError`` when the address cannot be bound
+    or the TLS files cannot be read, ``ssl.SSLError`` when they are not a valid key pair.
+    """
     app = make_app(settings)
+    ssl_context = None
+    if settings.tls_cert is not None:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
     runner = web.AppRunner(
         app,
         handle_signals=False,
         access_log=None,
         shutdown_timeout=settings.shutdown_timeout,
+        # also bounds how long a new connection may take to send its handshake request
+        keepalive_timeout=settings.handshake_timeout,
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
     try:
         await site.start()
     except BaseException:
         await runner.cleanup()
         raise
     host, port = runner.addresses[0][:2]
-    return RunningServer(app=app, runner=runner, host=str(host), port=int(port))
+    return RunningServer(
+        app=app, runner=runner, host=str(host), port=int(port), tls=ssl_context is not None
+    )

@@ -46,3 +46,22 @@ server_decoder: Decoder[ServerMessage] = Decoder(msgspec.json.Decoder(ServerMess
 def encode(message: msgspec.Struct) -> bytes:
     """Encode one message as the JSON bytes of a text frame."""
     return _encoder.encode(message)
+
+
+class _Envelope(msgspec.Struct):
+    request_id: str | None = None
+
+
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+
+
+def request_id_of(data: bytes | str) -> str | None:
+    """The ``request_id`` of a frame that failed to decode, when it has a readable one.
+
+    Lets an ``error`` answer name the request it is about.
+    """
+    try:
+        request_id = _envelope_decoder.decode(data).request_id
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    return request_id[:64] if request_id else None

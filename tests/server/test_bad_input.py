@@ -128,3 +128,16 @@ async def test_unexpected_exception_closes_only_that_connection_1011(
     finally:
         await victim.close()
         await bystander.close()
+
+
+async def test_error_names_the_request_when_the_bad_frame_has_a_readable_id(
+    server: RunningServer,
+) -> None:
+    client = await open_ready(server)
+    try:
+        await client.send(b'{"type":"cancel","request_id":"mine","calculation_id":5}')
+        error = await client.expect(Error)
+        assert (error.code, error.request_id) == ("bad_message", "mine")
+        assert error.message == "Expected `str | null`, got `int` - at `$.calculation_id`"
+    finally:
+        await client.close()

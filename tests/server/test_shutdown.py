@@ -13,6 +13,7 @@ import pytest
 from aiohttp import WSCloseCode
 
 from protocol import Error, Phase, Start, State, Welcome
+from protocol.tokenfile import read_token
 from tests.wsclient import RawClient
 
 CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
@@ -24,6 +25,9 @@ class ServerProcess:
     def __init__(self, proc: asyncio.subprocess.Process, url: str) -> None:
         self.proc = proc
         self.url = url
+        token = read_token(int(url.rsplit(":", 1)[1].split("/")[0]))
+        assert token, "calc-server wrote no token file"
+        self.headers = {"Authorization": f"Bearer {token}"}
 
     @classmethod
     async def start(cls, *args: str) -> ServerProcess:
@@ -61,8 +65,8 @@ async def process() -> AsyncIterator[ServerProcess]:
 async def test_signal_cancels_running_calculation_then_closes_1001_and_exits_0(
     process: ServerProcess, sig: signal.Signals
 ) -> None:
-    a = await RawClient.open(process.url)
-    b = await RawClient.open(process.url)
+    a = await RawClient.open(process.url, headers=process.headers)
+    b = await RawClient.open(process.url, headers=process.headers)
     try:
         for client in (a, b):
             await client.expect(Welcome)
@@ -87,7 +91,7 @@ async def test_signal_cancels_running_calculation_then_closes_1001_and_exits_0(
 
 
 async def test_log_has_one_line_per_event_and_never_a_huge_body(process: ServerProcess) -> None:
-    client = await RawClient.open(process.url)
+    client = await RawClient.open(process.url, headers=process.headers)
     try:
         await client.expect(Welcome)
         await client.send(b'{"type":"hello","protocol":1,"client":"logcheck"}')
