@@ -35,6 +35,12 @@ from protocol import Ack, Error, Phase, Presence, State, Welcome
 TICK = 1 / 12
 """Seconds between progress redraws while a calculation runs and the link is up."""
 
+_COMMAND_OF_REASON = {
+    "already_running": "start",
+    "not_running": "cancel",
+    "stale_calculation": "cancel",
+}
+
 Clock = Callable[[], float]
 WallClock = Callable[[], str]
 
@@ -120,6 +126,11 @@ class CalcApp(App[None]):
     @work(exclusive=True, group="connection", exit_on_error=True)
     async def _run_connection(self, connection: ServerConnection) -> None:
         await connection.pump(self.post_message)
+
+    @property
+    def pending_commands(self) -> tuple[str, ...]:
+        """Commands sent and not yet acknowledged (``"start"``, ``"cancel"``)."""
+        return tuple(self._pending.values())
 
     # --- time ----------------------------------------------------------------------------
 
@@ -209,9 +220,11 @@ class CalcApp(App[None]):
             self._record(state.seq, what, "bold" if state.state.terminal else "")
 
     def _ack_received(self, ack: Ack) -> None:
-        command = self._pending.pop(ack.request_id, None)
-        if command is None:
-            return  # a sync's ack, or one from before a reconnect
+        # Acks go only to their sender, so every ack answers one of ours; if its id is not
+        # pending, the reason still says which command was refused.
+        command = self._pending.pop(ack.request_id, None) or _COMMAND_OF_REASON.get(
+            ack.reason or "", "command"
+        )
         if not ack.accepted:
             text = describe_rejection(ack.reason)
             self._record(ack.seq, f"{command} refused: {text}", "bold")
@@ -220,6 +233,8 @@ class CalcApp(App[None]):
         self._sync_controls()
 
     def _record(self, seq: int | None, what: str, style: str = "") -> None:
+        if not self.is_running:
+            return
         self._event_log.record(self._wall_clock(), seq, what, style)
 
     # --- reactions -----------------------------------------------------------------------
@@ -232,6 +247,8 @@ class CalcApp(App[None]):
 
     def _sync_controls(self) -> None:
         """Buttons, bindings, spinner, dimming and the redraw timer follow state and link."""
+        if not self.is_running:
+            return  # shutting down: a last connection message may arrive after the screen left
         connected = self.link_status.connected
         running = self.calc is not None and self.calc.state.running
         self._start_button.disabled = not self._can("start")
@@ -300,7 +317,7 @@ def _describe_change(old: State | None, new: State) -> str | None:
     if old is None or old.epoch != new.epoch:
         if new.state is Phase.IDLE:
             return "synced: idle"
-        return f"synced: {new.state.name}"
+        return f"synced: {new.state.name}, started by {by}"
     if new.calculation_id != old.calculation_id and new.state is Phase.STARTING:
         return f"started by {by}"
     if new.state is old.state:
