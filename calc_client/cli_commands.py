@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -160,10 +159,7 @@ async def open_inbox(options: ConnectionOptions) -> AsyncIterator[Inbox]:
 
 
 def _connect_reason(exc: ConnectFailed) -> str:
-    """``exc.reason``, but "Connection refused" rather than asyncio's "Connect call failed"."""
-    cause = exc.__cause__
-    if isinstance(cause, aiohttp.ClientConnectorError) and cause.os_error.errno:
-        return os.strerror(cause.os_error.errno)
+    """``exc.reason`` without the "cannot connect" the caller already says."""
     return exc.reason.removeprefix("cannot connect: ")
 
 

@@ -1,0 +1,118 @@
+"""The default: a generated token, a 0600 token file, and local clients that just connect."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import stat
+import sys
+from pathlib import Path
+
+from protocol.tokenfile import read_token, token_path
+from tests.client.calc_process import clean_env, run_calc
+
+CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
+
+
+async def start_server(
+    env: dict[str, str], *args: str
+) -> tuple[asyncio.subprocess.Process, int, str]:
+    """Start calc-server on a free port; return it, the port and its log up to listening."""
+    proc = await asyncio.create_subprocess_exec(
+        CALC_SERVER,
+        "--port",
+        "0",
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    head = ""
+    async with asyncio.timeout(10):
+        while line := (await proc.stderr.readline()).decode():
+            head += line
+            if found := re.search(r"listening on wss?://[^:]+:(\d+)/ws", line):
+                return proc, int(found.group(1)), head
+    raise AssertionError("calc-server did not start")
+
+
+async def stop(proc: asyncio.subprocess.Process) -> str:
+    proc.send_signal(signal.SIGTERM)
+    assert proc.stderr is not None
+    async with asyncio.timeout(5):
+        rest = (await proc.stderr.read()).decode()
+        await proc.wait()
+    return rest
+
+
+async def test_generated_token_is_private_and_local_clients_find_it(tmp_path: Path) -> None:
+    env = clean_env(CALC_TOKEN_DIR=str(tmp_path / "tokens"))
+    proc, port, head = await start_server(env)
+    try:
+        path = token_path(port, env)
+        token = read_token(port, env)
+        assert token is not None
+        assert len(token) >= 32
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        url = f"ws://127.0.0.1:{port}/ws"
+        joined = await run_calc("status", "--url", url, env=env)
+        assert joined.code == 0, joined.stderr
+        assert (await run_calc("status", "--url", f"ws://localhost:{port}/ws", env=env)).code == 0
+        wrong = await run_calc("status", "--url", url, env={**env, "CALC_TOKEN": "nope"})
+        assert wrong.code == 2
+        assert "authentication failed" in wrong.stderr
+        elsewhere = await run_calc(
+            "status", "--url", url, env=clean_env(CALC_TOKEN_DIR=str(tmp_path / "empty"))
+        )
+        assert elsewhere.code == 2
+        assert "authentication failed" in elsewhere.stderr
+    finally:
+        log = head + await stop(proc)
+    assert token not in log  # the log says where the token is, never what it is
+    assert str(path) in log
+    assert not path.exists()  # removed at shutdown
+
+
+async def test_explicit_token_from_environment(tmp_path: Path) -> None:
+    env = clean_env(CALC_TOKEN_DIR=str(tmp_path), CALC_TOKEN="from-env-token")
+    proc, port, head = await start_server(env)
+    try:
+        assert read_token(port, env) is None  # an explicit token is not written anywhere
+        url = f"ws://127.0.0.1:{port}/ws"
+        assert (await run_calc("status", "--url", url, env=env)).code == 0
+        flagged = await run_calc(
+            "status", "--url", url, "--token", "from-env-token", env=clean_env()
+        )
+        assert flagged.code == 0, flagged.stderr
+    finally:
+        log = head + await stop(proc)
+    assert "from-env-token" not in log
+
+
+async def test_no_auth_off_loopback_is_refused_with_a_clear_message() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        CALC_SERVER,
+        "--no-auth",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "0",
+        env=clean_env(),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(10):
+        _, err = await proc.communicate()
+    assert proc.returncode == 2
+    assert "--no-auth is only allowed on a loopback address" in err.decode()
+    assert "Traceback" not in err.decode()
+
+
+def test_token_file_path_follows_runtime_dir() -> None:
+    env = {"XDG_RUNTIME_DIR": "/run/user/1000"}
+    assert token_path(8765, env) == Path("/run/user/1000/calc/token-8765")
+    assert token_path(8765, {"CALC_TOKEN_DIR": "/x"}) == Path("/x/token-8765")
+    assert str(token_path(1, {})).startswith(os.path.expanduser("~"))
