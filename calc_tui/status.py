@@ -23,6 +23,7 @@ class LinkStatus:
 
     link: Link
     attempt: int = 0
+    """While connecting: this attempt's number. While waiting: how many have failed."""
     retry_in: float | None = None
     reason: str = ""
 
@@ -42,10 +43,10 @@ class LinkStatus:
             case Link.RECONNECTING if self.retry_in is None:
                 return f"reconnecting (attempt {self.attempt})…"
             case Link.RECONNECTING:
-                return (
-                    f"reconnecting (attempt {self.attempt}, next try in {self.retry_in:.1f}s)"
-                    + (f": {reason}" if reason else "")
-                )
+                # ``attempt`` counts the failures so far; the next try is one more.
+                next_try = self.attempt + 1
+                text = f"reconnecting (attempt {next_try}, next try in {self.retry_in:.1f}s)"
+                return f"{text}: {reason}" if reason else text
             case Link.OFFLINE:
                 return f"offline: {reason or 'refused'} (press r to retry)"
         raise AssertionError(self.link)  # pragma: no cover

@@ -15,6 +15,7 @@ class EventLog(RichLog):
         border: round $panel-lighten-2;
         border-title-color: $text-muted;
         padding: 0 1;
+        overflow-y: auto;
         scrollbar-size-vertical: 1;
         &:focus { border: round $primary; }
     }

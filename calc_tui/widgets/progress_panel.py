@@ -15,57 +15,57 @@ from calc_tui.widgets.spinner import Spinner
 from protocol import Phase, State
 
 _STEPS = (Phase.STARTING, Phase.IN_PROGRESS, Phase.ALMOST_DONE)
-_SEPARATOR = ("  →  ", "$text-muted")
+_SEPARATOR = (" > ", "$foreground-muted")
 
 
 def steps_line(state: State | None) -> Content:
-    """``✓ STARTING → ▶ IN_PROGRESS → ALMOST_DONE → SUCCESS``, styled by where the run is."""
+    """``✓ STARTING > ▸ IN_PROGRESS > ALMOST_DONE > SUCCESS``, styled by where the run is."""
     phase = state.state if state else Phase.IDLE
     stage = state.stage if state else 0
     parts: list[str | tuple[str, str]] = []
     for index, step in enumerate(_STEPS):
         if phase is Phase.IDLE or index > stage:
-            parts.append((f"  {step.value}", "$text-muted"))
+            parts.append((f"  {step.value}", "$foreground-muted"))
         elif phase is Phase.SUCCESS or index < stage:
             parts.append((f"✓ {step.value}", "$text-success"))
         elif phase.running:
-            parts.append((f"▶ {step.value}", "bold $text-accent"))
+            parts.append((f"▸ {step.value}", "bold $text-accent"))
         else:
             parts.append((f"✗ {step.value}", "$text-warning"))
         parts.append(_SEPARATOR)
     if phase is Phase.SUCCESS:
         parts.append(("✓ SUCCESS", "bold $text-success"))
     elif phase in (Phase.CANCELED, Phase.FAILED):
-        parts.append((f"■ {phase.value}", "bold $text-error"))
+        parts.append((f"✘ {phase.value}", "bold $text-error"))
     else:
-        parts.append(("  SUCCESS", "$text-muted"))
+        parts.append(("  SUCCESS", "$foreground-muted"))
     return Content.assemble(*parts)
 
 
 def detail_line(state: State | None) -> Content:
-    """Which calculation, and who started or ended it (server text, shown as plain text)."""
+    """Which calculation and who started it (server text, shown as plain text)."""
     if state is None:
         return Content("Waiting for the server…")
     if state.state is Phase.IDLE or state.calculation_id is None:
         return Content("No calculation yet. Press s to start one.")
-    parts: list[str | tuple[str, str]] = [(plain(state.calculation_id, 16), "$text-muted")]
+    parts: list[str | tuple[str, str]] = [(plain(state.calculation_id, 16), "$foreground-muted")]
     if state.started_by:
         parts.append(f"  started by {plain(state.started_by, 48)}")
-    if state.state is Phase.CANCELED and state.ended_by:
-        parts.append(f", canceled by {plain(state.ended_by, 48)}")
-    elif state.state is Phase.FAILED and state.ended_by:
-        parts.append(f", failed: {plain(state.ended_by, 48)}")
     return Content.assemble(*parts)
 
 
-def times_line(progress: Progress) -> str:
-    """``elapsed 2.4s   remaining 3.6s``, or blank before a run."""
-    if progress.elapsed is None:
-        return ""
-    text = f"elapsed {seconds(progress.elapsed)}"
+def times_line(state: State | None, progress: Progress) -> Content:
+    """``elapsed 2.4s   remaining 3.6s``, or how it ended; blank before a run."""
+    if state is None or progress.elapsed is None:
+        return Content("")
+    parts: list[str | tuple[str, str]] = [f"elapsed {seconds(progress.elapsed)}"]
     if progress.remaining is not None:
-        text += f"   remaining {seconds(progress.remaining)}"
-    return text
+        parts.append(f"   remaining {seconds(progress.remaining)}")
+    if state.state is Phase.CANCELED:
+        parts.append((f"   canceled by {plain(state.ended_by or 'someone', 48)}", "$text-error"))
+    elif state.state is Phase.FAILED:
+        parts.append((f"   failed: {plain(state.ended_by or 'unknown error', 48)}", "$text-error"))
+    return Content.assemble(*parts)
 
 
 class ProgressPanel(Vertical):
@@ -82,7 +82,7 @@ class ProgressPanel(Vertical):
         #bar-row { height: 1; margin-top: 1; }
         ProgressBar { width: 1fr; }
         ProgressBar Bar { width: 1fr; }
-        #times { height: 1; color: $text-muted; }
+        #times { height: 1; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
         #detail { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     }
     """
@@ -118,11 +118,12 @@ class ProgressPanel(Vertical):
     def watch_state(self, state: State | None) -> None:
         self._steps.update(steps_line(state))
         self._detail.update(detail_line(state))
+        self._times.update(times_line(state, self.progress), layout=False)
         self.border_title = f"Calculation: {state.state.value}" if state else "Calculation"
 
     def watch_progress(self, progress: Progress) -> None:
         self._bar.update(progress=progress.fraction)
-        self._times.update(times_line(progress), layout=False)
+        self._times.update(times_line(self.state, progress), layout=False)
 
     def watch_busy(self, busy: bool) -> None:
         self._spinner.spinning = busy
