@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from calc_server.config import Settings, parse_settings
+from calc_server.loop import loop_factory
 from calc_server.runner import RunningServer, start_server
 from protocol.tokenfile import token_path, write_token
 
@@ -73,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    asyncio.run(serve(settings))
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(serve(settings))
     return 0
 
 

@@ -14,6 +14,7 @@ from calc_server.connection import websocket_handler
 from calc_server.gate import authorized
 from calc_server.hub import Hub
 from calc_server.keys import EPOCH, HUB, SERVICE, SETTINGS
+from calc_server.metrics import render as render_metrics
 from calc_server.service import CalculationService
 from calc_server.version import __version__
 from protocol.schema import render as render_schema
@@ -35,6 +36,18 @@ async def healthz(request: web.Request) -> web.Response:
             "state": app[SERVICE].snapshot().state.value,
         }
     )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """``GET /metrics``: counters in Prometheus text format (needs the token, like /ws)."""
+    app = request.app
+    if not authorized(request, app[SETTINGS].token):
+        raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Bearer realm="calc"'})
+    hub = app[HUB]
+    text = render_metrics(
+        hub.metrics, clients=len(hub), behind=hub.behind, seq=app[SERVICE].calculation.seq
+    )
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
 async def schema(request: web.Request) -> web.Response:
@@ -91,4 +104,5 @@ def make_app(settings: Settings | None = None) -> web.Application:
     app.router.add_get("/ws", websocket_handler)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/schema", schema)
+    app.router.add_get("/metrics", metrics)
     return app

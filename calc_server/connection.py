@@ -86,6 +86,7 @@ class Connection:
             message = client_decoder.decode(data)
         except msgspec.DecodeError as exc:
             log.info("client %s sent a bad message: %s", self.peer.label, exc)
+            self._hub.metrics.bad_messages += 1
             self._error("bad_message", str(exc), request_id_of(data))
             return
         match message:
@@ -149,6 +150,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         max_connections=settings.max_connections,
     )
     if refusal is not None:
+        hub.metrics.handshakes_refused += 1
         raise refusal
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat,
@@ -175,6 +177,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         clients=len(hub) + 1,
     )
     hub.add(peer, first_frames=[encode(welcome), encode(service.snapshot())])
+    hub.metrics.connections += 1
     log.info("connect %s from %s, %d connected", peer.client_id, peer.remote, len(hub))
     hub.presence_changed()
     bucket = TokenBucket(settings.rate_burst, settings.rate_per_second)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from calc_server.frames import text_frame
+from calc_server.metrics import Metrics
 from protocol import Presence, encode
 
 log = logging.getLogger("calc_server.hub")
@@ -58,12 +59,16 @@ class Hub:
         self._presence_frame = b""
         self._sweep: asyncio.TimerHandle | None = None
         self._presence_pending = False
-        self.encodes = 0
-        """How many state payloads were framed for broadcast (one per change)."""
+        self.metrics = Metrics()
         self.closing = False
 
     def __len__(self) -> int:
         return len(self._peers)
+
+    @property
+    def behind(self) -> int:
+        """How many peers are currently skipped by broadcasts."""
+        return sum(1 for peer in self._peers if peer.behind_since is not None)
 
     @property
     def peers(self) -> frozenset[Peer]:
@@ -94,7 +99,7 @@ class Hub:
 
     def broadcast_state(self, payload: bytes) -> None:
         """Fan a pre-encoded state message out to every peer."""
-        self.encodes += 1
+        self.metrics.state_changes += 1
         self._state_frame = frame = text_frame(payload)
         self._fan_out(frame)
 
@@ -118,6 +123,7 @@ class Hub:
             transport = peer.transport
             if peer.behind_since is not None:
                 peer.missed = True
+                self.metrics.peers_skipped += 1
             elif transport.get_write_buffer_size() > limit:
                 peer.behind_since = asyncio.get_running_loop().time()
                 peer.missed = True
@@ -154,6 +160,7 @@ class Hub:
                     peer.label,
                     self._behind_timeout,
                 )
+                self.metrics.peers_cut_off += 1
                 transport.abort()  # its handler then leaves the hub and presence follows
             else:
                 still_behind = True

@@ -82,6 +82,7 @@ class CalculationService:
                 state.calculation_id,
                 f" ended_by={state.ended_by}" if state.ended_by else "",
             )
+            self._hub.metrics.encodes += 1
             self._hub.broadcast_state(encode(state))
 
     def _arm(self) -> None:

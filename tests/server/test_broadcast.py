@@ -61,7 +61,7 @@ async def test_each_state_change_is_encoded_once_whatever_the_client_count(
             *(c.expect(State, lambda s: s.state is Phase.SUCCESS) for c in clients)
         )
         assert len(encoded) == 4  # STARTING, IN_PROGRESS, ALMOST_DONE, SUCCESS
-        assert server.app[HUB].encodes == 4
+        assert server.app[HUB].metrics.encodes == 4
     finally:
         await asyncio.gather(*(c.close() for c in clients))
 

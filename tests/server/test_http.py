@@ -8,8 +8,9 @@ import aiohttp
 import pytest
 
 from calc_server.runner import RunningServer
-from protocol import Phase, Start, State, Welcome
+from protocol import Error, Phase, Start, State, Welcome
 from protocol.schema import render
+from tests.conftest import ServerFactory
 from tests.wsclient import RawClient
 
 
@@ -53,3 +54,36 @@ async def test_no_http_state_management(server: RunningServer, method: str, path
         http.request(method, f"{server.http_url}{path}") as response,
     ):
         assert response.status in (404, 405)
+
+
+async def test_metrics_count_changes_encodes_and_clients(server: RunningServer) -> None:
+    client = await RawClient.open(server.url)
+    try:
+        await client.send(Start(request_id="go"))
+        await client.expect(State, lambda s: s.state is Phase.SUCCESS)
+        await client.send(b"junk")
+        await client.expect(Error)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{server.http_url}/metrics") as response,
+        ):
+            assert response.status == 200
+            text = await response.text()
+    finally:
+        await client.close()
+    values = dict(line.split() for line in text.splitlines() if not line.startswith("#"))
+    assert values["calc_state_changes_total"] == "4"
+    assert values["calc_encodes_total"] == "4"
+    assert values["calc_clients"] == "1"
+    assert values["calc_bad_messages_total"] == "1"
+    assert values["calc_seq"] == "4"
+
+
+async def test_metrics_need_the_token(server_factory: ServerFactory) -> None:
+    server = await server_factory(no_auth=False, token="t0ken")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server.http_url}/metrics") as anonymous:
+            assert anonymous.status == 401
+        headers = {"Authorization": "Bearer t0ken"}
+        async with http.get(f"{server.http_url}/metrics", headers=headers) as holder:
+            assert holder.status == 200
