@@ -7,6 +7,7 @@ usable without the server's code.
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from textual.logging import TextualHandler
 
 from calc_server.config import DEFAULT_PORT, Settings
 from calc_server.runner import start_server
+from protocol.tokenfile import write_token
 
 __all__ = ["DEFAULT_PORT", "serve_and_run"]
 
@@ -33,20 +35,27 @@ async def serve_and_run(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     stage_seconds: float = 2.0,
+    headless: bool = False,
 ) -> int:
     """Start a server on ``host:port``, run the app ``make(url)`` against it, then stop it.
 
     Returns the process exit code: 1 if the port cannot be bound.
     """
     _quiet_server_logs()
+    # A fresh token for every run, left in the token file: this app's own client and any
+    # `calc-tui`/`calc` started on this machine for the same port find it there.
+    token = secrets.token_urlsafe(32)
+    settings = Settings(host=host, port=port, stage_seconds=stage_seconds, token=token)
     try:
-        server = await start_server(Settings(host=host, port=port, stage_seconds=stage_seconds))
+        server = await start_server(settings)
     except OSError as exc:
         print(f"calc-tui: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    path = write_token(server.port, token)
     try:
         app = make(server.url)
-        await app.run_async()
+        await app.run_async(headless=headless)
     finally:
         await server.stop()
+        path.unlink(missing_ok=True)
     return app.return_code or 0
