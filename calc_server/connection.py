@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -42,8 +41,6 @@ REMEMBERED_REQUESTS = 256
 
 NO_STATUS_RECEIVED = 1005
 """RFC 6455 code for a close frame that carried no status code."""
-
-_client_ids = itertools.count(1)
 
 
 class Connection:
@@ -164,7 +161,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
         return ws
     peer = Peer(
-        client_id=f"c{next(_client_ids)}",
+        client_id=hub.new_client_id(),
         ws=ws,
         transport=transport,
         remote=_remote(request),
@@ -189,6 +186,12 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         await connection.close(WSCloseCode.INTERNAL_ERROR, b"internal error")
     finally:
         if hub.remove(peer):
-            log.info("disconnect %s (code %s), %d connected", peer.label, ws.close_code, len(hub))
+            log.info(
+                "disconnect %s from %s (code %d), %d connected",
+                peer.label,
+                peer.remote,
+                peer.close_code or ws.close_code or NO_STATUS_RECEIVED,
+                len(hub),
+            )
             hub.presence_changed()
     return ws

@@ -10,6 +10,7 @@ so skipping some is safe.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from dataclasses import dataclass, field
 
@@ -61,6 +62,7 @@ class Hub:
         self._presence_pending = False
         self.metrics = Metrics()
         self.closing = False
+        self._client_ids = itertools.count(1)
 
     def __len__(self) -> int:
         return len(self._peers)
@@ -74,6 +76,10 @@ class Hub:
     def peers(self) -> frozenset[Peer]:
         """A snapshot of the connected peers."""
         return frozenset(self._peers)
+
+    def new_client_id(self) -> str:
+        """A client id unique within this server's epoch."""
+        return f"c{next(self._client_ids)}"
 
     def add(self, peer: Peer, *, first_frames: list[bytes]) -> None:
         """Register ``peer`` after writing its first frames (welcome, state) to it.

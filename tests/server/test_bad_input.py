@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
+
 import pytest
 from aiohttp import WSCloseCode
 
@@ -141,3 +145,20 @@ async def test_error_names_the_request_when_the_bad_frame_has_a_readable_id(
         assert error.message == "Expected `str | null`, got `int` - at `$.calculation_id`"
     finally:
         await client.close()
+
+
+async def test_disconnect_log_names_the_code_the_server_closed_with(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="calc_server")
+    offender = await open_ready(server)
+    try:
+        await offender.ws.send_bytes(b"\x00")
+        assert await offender.wait_closed() == WSCloseCode.UNSUPPORTED_DATA
+        async with asyncio.timeout(2):
+            while not any("disconnect" in r.getMessage() for r in caplog.records):
+                await asyncio.sleep(0.01)
+    finally:
+        await offender.close()
+    [line] = [r.getMessage() for r in caplog.records if "disconnect" in r.getMessage()]
+    assert re.fullmatch(r"disconnect c\d+ from 127\.0\.0\.1:\d+ \(code 1003\), 0 connected", line)

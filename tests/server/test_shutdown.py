@@ -112,5 +112,7 @@ async def test_log_has_one_line_per_event_and_never_a_huge_body(process: ServerP
     assert "state STARTING" in log
     assert "rejected (already_running)" in log
     assert "sent a bad message" in log
-    assert re.search(r"disconnect logcheck \(c\d+\) \(code \d+\), 0 connected", log)
+    assert re.search(
+        r"disconnect logcheck \(c\d+\) from 127\.0\.0\.1:\d+ \(code \d+\), 0 connected", log
+    )
     assert "A" * 100 not in log
