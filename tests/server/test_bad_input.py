@@ -151,14 +151,22 @@ async def test_disconnect_log_names_the_code_the_server_closed_with(
     server: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="calc_server")
+    logged = asyncio.Event()
+
+    class Signal(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("disconnect"):
+                logged.set()
+
+    handler = Signal()
+    logging.getLogger("calc_server").addHandler(handler)
     offender = await open_ready(server)
     try:
         await offender.ws.send_bytes(b"\x00")
         assert await offender.wait_closed() == WSCloseCode.UNSUPPORTED_DATA
-        async with asyncio.timeout(2):
-            while not any("disconnect" in r.getMessage() for r in caplog.records):
-                await asyncio.sleep(0.01)
+        await asyncio.wait_for(logged.wait(), 2)
     finally:
+        logging.getLogger("calc_server").removeHandler(handler)
         await offender.close()
     [line] = [r.getMessage() for r in caplog.records if "disconnect" in r.getMessage()]
     assert re.fullmatch(r"disconnect c\d+ from 127\.0\.0\.1:\d+ \(code 1003\), 0 connected", line)
