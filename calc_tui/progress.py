@@ -31,7 +31,7 @@ def progress_at(state: State, since: float) -> Progress:
     if state.state is Phase.IDLE or duration <= 0:
         return IDLE
     if state.state is Phase.SUCCESS:
-        return Progress(1.0, total, 0.0)
+        return Progress(1.0, total, None)
     in_stage = state.stage_elapsed
     if state.state.running:
         in_stage += max(since, 0.0)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from textual.app import App
 from textual.logging import TextualHandler
@@ -21,12 +22,18 @@ from protocol.tokenfile import write_token
 __all__ = ["DEFAULT_PORT", "serve_and_run"]
 
 
-def _quiet_server_logs() -> None:
-    """Send the server's log records to Textual's log instead of over the screen."""
+@contextmanager
+def _server_logs_to_textual() -> Iterator[None]:
+    """Send the server's log records to Textual's log, not over the screen; then restore."""
     logger = logging.getLogger("calc_server")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
     logger.handlers[:] = [TextualHandler()]
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
 
 
 async def serve_and_run(
@@ -41,21 +48,23 @@ async def serve_and_run(
 
     Returns the process exit code: 1 if the port cannot be bound.
     """
-    _quiet_server_logs()
-    # A fresh token for every run, left in the token file: this app's own client and any
-    # `calc-tui`/`calc` started on this machine for the same port find it there.
-    token = secrets.token_urlsafe(32)
-    settings = Settings(host=host, port=port, stage_seconds=stage_seconds, token=token)
-    try:
-        server = await start_server(settings)
-    except OSError as exc:
-        print(f"calc-tui: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    path = write_token(server.port, token)
-    try:
-        app = make(server.url)
-        await app.run_async(headless=headless)
-    finally:
-        await server.stop()
-        path.unlink(missing_ok=True)
+    with _server_logs_to_textual():
+        # A fresh token for every run, left in the token file: this app's own client and any
+        # `calc-tui`/`calc` started on this machine for the same port find it there.
+        token = secrets.token_urlsafe(32)
+        settings = Settings(host=host, port=port, stage_seconds=stage_seconds, token=token)
+        try:
+            server = await start_server(settings)
+        except OSError as exc:
+            print(
+                f"calc-tui: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr
+            )
+            return 1
+        path = write_token(server.port, token)
+        try:
+            app = make(server.url)
+            await app.run_async(headless=headless)
+        finally:
+            await server.stop()
+            path.unlink(missing_ok=True)
     return app.return_code or 0
