@@ -13,6 +13,9 @@ T = TypeVar("T")
 TOO_DEEP = "JSON is nested too deeply"
 """The ``DecodeError`` text for input nested deeper than the interpreter's recursion limit."""
 
+NOT_UTF8 = "JSON is malformed: a string is not valid UTF-8"
+"""The ``DecodeError`` text for a string holding bytes that are not UTF-8."""
+
 _encoder = msgspec.json.Encoder()
 
 
@@ -20,7 +23,8 @@ class Decoder(Generic[T]):
     """A msgspec JSON decoder whose only failure is ``msgspec.DecodeError``.
 
     msgspec skips unknown fields recursively, so a few kilobytes of ``[[[[...]]]]`` in a field
-    it ignores raise ``RecursionError``; callers should need to catch one exception, not two.
+    it ignores raise ``RecursionError``, and a string with invalid UTF-8 raises
+    ``UnicodeDecodeError``; callers should need to catch one exception, not three.
     """
 
     __slots__ = ("_decode",)
@@ -34,6 +38,8 @@ class Decoder(Generic[T]):
             return self._decode(data)
         except RecursionError:
             raise msgspec.DecodeError(TOO_DEEP) from None
+        except UnicodeDecodeError:
+            raise msgspec.DecodeError(NOT_UTF8) from None
 
 
 client_decoder: Decoder[ClientMessage] = Decoder(msgspec.json.Decoder(ClientMessage))
@@ -62,6 +68,6 @@ def request_id_of(data: bytes | str) -> str | None:
     """
     try:
         request_id = _envelope_decoder.decode(data).request_id
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         return None
     return request_id[:64] if request_id else None
