@@ -1,0 +1,65 @@
+"""Fan-out: how long until the last of N clients has a broadcast, and its send cost per client.
+
+Per broadcast, the server process takes ``t0 = time.monotonic_ns()`` just before it decides the
+change and times its own send loop; the load generator timestamps every client's receipt on the
+same clock. The latency of a broadcast is the last receipt minus ``t0``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from bench.proc import Proc
+from bench.stats import percentile
+
+WAIT_SECONDS = 10.0
+"""How long one broadcast may take to reach every client before it counts as incomplete."""
+PAUSE_SECONDS = 0.005
+"""Quiet time between broadcasts, so each starts from drained sockets."""
+
+
+@dataclass(slots=True)
+class Fanout:
+    """Every broadcast's last- and first-client latency (ms) and send loop time (ns)."""
+
+    clients: int
+    last_ms: list[float] = field(default_factory=list)
+    first_ms: list[float] = field(default_factory=list)
+    send_ns: list[int] = field(default_factory=list)
+    incomplete: int = 0
+    """Broadcasts that did not reach every client within ``WAIT_SECONDS``."""
+
+    @property
+    def broadcasts(self) -> int:
+        """How many broadcasts were measured."""
+        return len(self.last_ms)
+
+    def last(self, q: float) -> float:
+        """Percentile ``q`` of the last-client latency, ms."""
+        return percentile(self.last_ms, q)
+
+    def first(self, q: float) -> float:
+        """Percentile ``q`` of the first-client latency, ms."""
+        return percentile(self.first_ms, q)
+
+    def send_us_per_client(self, q: float = 50) -> float:
+        """Percentile ``q`` of the server's send loop time divided by N, microseconds."""
+        return percentile([ns / 1000 / self.clients for ns in self.send_ns], q)
+
+
+def measure_fanout(server: Proc, loadgen: Proc, clients: int, broadcasts: int) -> Fanout:
+    """Trigger ``broadcasts`` state changes one at a time and time each one's delivery."""
+    result = Fanout(clients=clients)
+    for _ in range(broadcasts):
+        _, seq, t0, _call, send = server.ask("BCAST")
+        _, _, count, first, last = loadgen.ask(
+            f"WAIT {seq} {clients} {WAIT_SECONDS}", timeout=WAIT_SECONDS + 30
+        )
+        if int(count) < clients:
+            result.incomplete += 1
+        result.last_ms.append((int(last) - int(t0)) / 1e6)
+        result.first_ms.append((int(first) - int(t0)) / 1e6)
+        result.send_ns.append(int(send))
+        time.sleep(PAUSE_SECONDS)
+    return result

@@ -1,0 +1,419 @@
+"""docs/benchmarks.md and the console table, from one run's figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bench.codec import Codec
+from bench.handshakes import IN_FLIGHT
+from bench.loadgen import RECEIVER
+from bench.machine import Load, describe, versions
+from bench.stage_timing import STAGE_SECONDS
+from bench.stats import fmt, percentile, ratio
+from bench.suite import SERVERS, Run
+from bench.tui import WINDOW_SECONDS, Tui
+
+GROWTH_TOLERANCE_KIB = 64
+"""RSS growth up to 16 pages counts as none: the allocator's noise, not a leak."""
+
+SERVER_NAMES = {
+    "ours": "ours (calc_server)",
+    "floor": "floor (raw sockets)",
+    "websockets": "python-websockets broadcast()",
+    "naive": "naive aiohttp (json + send_json loop)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Results:
+    """Everything one ``python -m bench`` measured."""
+
+    command: str
+    when: str
+    runs: list[Run]
+    codec: Codec
+    tui: Tui | None
+    load: Load
+    seconds: float
+
+    def run(self, server: str, clients: int) -> Run | None:
+        """The run of ``server`` at ``clients``, if measured."""
+        return next((r for r in self.runs if r.server == server and r.clients == clients), None)
+
+    @property
+    def sizes(self) -> list[int]:
+        """Every N measured, ascending."""
+        return sorted({r.clients for r in self.runs})
+
+
+def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _met(ok: bool | None) -> str:
+    return "not measured" if ok is None else ("**met**" if ok else "**not met**")
+
+
+def targets(res: Results) -> list[tuple[str, str, str, bool | None]]:
+    """(figure, target, measured, met) for every target of the issue."""
+    out: list[tuple[str, str, str, bool | None]] = []
+
+    def ours(n: int) -> Run | None:
+        return res.run("ours", n)
+
+    for n, p50_max, p99_max in ((1000, None, 20.0), (5000, 50.0, 75.0), (10000, None, 150.0)):
+        run = ours(n)
+        target = (
+            f"p99 <= {p99_max:g} ms"
+            if p50_max is None
+            else (f"p50 <= {p50_max:g} ms, p99 <= {p99_max:g} ms")
+        )
+        if run is None:
+            out.append((f"fan-out, last client, {n:,} clients", target, "—", None))
+            continue
+        p50, p99 = run.fanout.last(50), run.fanout.last(99)
+        ok = p99 <= p99_max and (p50_max is None or p50 <= p50_max)
+        out.append(
+            (
+                f"fan-out, last client, {n:,} clients",
+                target,
+                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+                ok,
+            )
+        )
+    sends = []
+    for n in res.sizes:
+        mine, floor = res.run("ours", n), res.run("floor", n)
+        if mine and floor:
+            sends.append((n, mine.fanout.send_us_per_client() / floor.fanout.send_us_per_client()))
+    out.append(
+        (
+            "send cost per client vs the raw-socket floor",
+            "<= 1.3x at every N",
+            ", ".join(f"{n:,}: {r:.2f}x" for n, r in sends) or "—",
+            all(r <= 1.3 for _, r in sends) if sends else None,
+        )
+    )
+    versus = []
+    for n in res.sizes:
+        mine, ref = res.run("ours", n), res.run("websockets", n)
+        if mine and ref:
+            versus.append(
+                (
+                    n,
+                    mine.fanout.last(50) / ref.fanout.last(50),
+                    mine.fanout.last(99) / ref.fanout.last(99),
+                )
+            )
+    out.append(
+        (
+            "vs python-websockets broadcast() (ours / theirs, last client p50 and p99)",
+            "< 1.0 at every N",
+            ", ".join(f"{n:,}: {a:.2f} / {b:.2f}" for n, a, b in versus) or "—",
+            all(a < 1 and b < 1 for _, a, b in versus) if versus else None,
+        )
+    )
+    run = ours(1000)
+    if run and run.stages:
+        st = run.stages
+        p99 = st.abs_p99(st.server_ms)
+        drift = st.drift_ms()
+        trend = st.trend_ms()
+        out.append(
+            (
+                "stage transitions, 1,000 clients (server broadcast vs grid)",
+                "abs. error p99 <= 2 ms, no drift",
+                f"p99 {p99:.2f} ms; k=3 minus k=1 {drift:+.2f} ms; "
+                f"last minus first calculation {trend:+.2f} ms",
+                p99 <= 2.0 and abs(drift) < 1.0 and abs(trend) < 1.0,
+            )
+        )
+    else:
+        out.append(("stage transitions, 1,000 clients", "within 2 ms at p99", "—", None))
+    mems = [(r.clients, r.memory) for r in res.runs if r.server == "ours"]
+    out.append(
+        (
+            "memory per idle connection; growth after 100 broadcasts",
+            f"<= 16 KiB; no growth (<= {GROWTH_TOLERANCE_KIB} KiB)",
+            "; ".join(
+                f"{n:,}: {m.per_connection_kib:.1f} KiB, {m.growth_kib:+d} KiB" for n, m in mems
+            ),
+            all(
+                m.per_connection_kib <= 16 and m.growth_kib <= GROWTH_TOLERANCE_KIB
+                for n, m in mems
+                if n >= 1000
+            )
+            if mems
+            else None,
+        )
+    )
+    shakes = [
+        (r.clients, r.handshakes) for r in res.runs if r.server == "ours" and r.clients >= 1000
+    ]
+    out.append(
+        (
+            f"handshakes per second ({IN_FLIGHT} in flight, end to end)",
+            ">= 3,000 per second",
+            ", ".join(f"{n:,}: {h.per_second:,.0f}/s" for n, h in shakes) or "—",
+            all(h.per_second >= 3000 for _, h in shakes) if shakes else None,
+        )
+    )
+    encodes = [(r.clients, r.encodes, r.state_changes) for r in res.runs if r.server == "ours"]
+    out.append(
+        (
+            "encodes per state change",
+            "exactly one, whatever N is",
+            ", ".join(f"{n:,}: {e}/{c}" for n, e, c in encodes),
+            all(e == c for _, e, c in encodes) if encodes else None,
+        )
+    )
+    tui = res.tui
+    if tui is not None and tui.running is not None:
+        worst = max(tui.connected_s)
+        out.append(
+            (
+                "TUI launch to connected frame",
+                "<= 1 s",
+                f"median {tui.connected(50):.2f} s, worst {worst:.2f} s",
+                worst <= 1.0,
+            )
+        )
+        out.append(
+            (
+                "TUI during a run",
+                "< 10% of one core; bytes/s reported",
+                f"{tui.running.cpu_percent:.1f}% of a core, "
+                f"{tui.running.bytes_per_second:,.0f} B/s",
+                tui.running.cpu_percent < 10,
+            )
+        )
+    else:
+        out.append(("TUI", "launch <= 1 s, run < 10% CPU", "—", None))
+    return out
+
+
+def _fanout_rows(res: Results) -> list[list[str]]:
+    rows = []
+    for n in res.sizes:
+        mine = res.run("ours", n)
+        for server in SERVERS:
+            run = res.run(server, n)
+            if run is None:
+                continue
+            f = run.fanout
+            base = mine.fanout if mine else f
+            rows.append(
+                [
+                    f"{n:,}",
+                    SERVER_NAMES[server],
+                    fmt(f.last(50), 2),
+                    fmt(f.last(99), 2),
+                    fmt(f.first(50), 2),
+                    fmt(f.send_us_per_client(), 2),
+                    fmt(percentile(f.send_ns, 50) / 1e6, 2),
+                    ratio(f.last(50), base.last(50)),
+                    ratio(f.last(99), base.last(99)),
+                    ratio(f.send_us_per_client(), base.send_us_per_client()),
+                    f"{f.broadcasts}" + (f" ({f.incomplete} incomplete)" if f.incomplete else ""),
+                ]
+            )
+    return rows
+
+
+FANOUT_HEADER = [
+    "N",
+    "server",
+    "last p50 ms",
+    "last p99 ms",
+    "first p50 ms",
+    "send µs/client",
+    "send loop ms",
+    "p50 / ours",
+    "p99 / ours",
+    "send / ours",
+    "broadcasts",
+]
+
+
+def console(res: Results) -> str:
+    """The fan-out table and the targets, for the terminal."""
+    lines = _table(FANOUT_HEADER, _fanout_rows(res))
+    lines += [""]
+    lines += _table(
+        ["figure", "target", "measured", "met?"],
+        ([a, b, c, _met(d)] for a, b, c, d in targets(res)),
+    )
+    return "\n".join(lines)
+
+
+def markdown(res: Results, notes: str = "") -> str:
+    """The whole of docs/benchmarks.md."""
+    v = versions()
+    load = res.load
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Produced by `{res.command}` on {res.when} in {res.seconds / 60:.1f} minutes. "
+        "Rerun it to refresh this file; `python -m bench --quick` measures N = 100 and 1,000 only.",
+        "",
+        "## Set-up",
+        "",
+        f"- Machine: {describe()}.",
+        f"- Versions: Python {v['python']}, aiohttp {v['aiohttp']}, msgspec {v['msgspec']}, "
+        f"uvloop {v['uvloop']}, picows {v['picows']}, websockets {v['websockets']}, "
+        f"textual {v['textual']}.",
+        f"- Load generator: one process, {RECEIVER} clients on uvloop, pinned to core 1 "
+        "(`taskset -c 1`); each server runs alone on core 0 (`taskset -c 0`), on uvloop. "
+        "Fresh server and load generator processes for every server and N.",
+        "- Clock: the server process takes `time.monotonic_ns()` just before it decides a change "
+        "(the benchmark hook calls `CalculationService.start`/`cancel`); each client "
+        "timestamps its receipt on the same clock. Latency = receipt - decision.",
+        "- Send cost per client: the server's own send loop timed in-process "
+        "(for ours: `Hub._fan_out`, wrapped by the bench process), divided by N; p50 over the "
+        "broadcasts.",
+        f"- Other load on the machine while this ran: {load.foreign_seconds:.0f} CPU-seconds "
+        f"used by processes outside the benchmark over {res.seconds:.0f} s "
+        f"({100 * load.foreign_seconds / max(res.seconds, 1) / 2:.0f}% of the two cores); "
+        f"load average {load.loadavg0.strip()} before, {load.loadavg1.strip()} after.",
+        "",
+        "## Targets",
+        "",
+    ]
+    lines += _table(
+        ["figure", "target", "measured", "met?"],
+        ([a, b, c, _met(d)] for a, b, c, d in targets(res)),
+    )
+    lines += [
+        "",
+        "## Fan-out: time until the last of N clients has the message",
+        "",
+        "Ratios are the other server's figure divided by ours (below 1 means faster than ours).",
+        "",
+    ]
+    lines += _table(FANOUT_HEADER, _fanout_rows(res))
+    lines += [
+        "",
+        f"## Stage timing (ours, stages of {STAGE_SECONDS:g} s, 21 transitions)",
+        "",
+        "Signed error against the ideal grid t0 + k x stage, t0 being the decision to start. "
+        "Server: when `Hub.broadcast_state` was entered; last client: when the last of N "
+        "clients had it. Drift: mean error of the third transition minus the first; trend: "
+        "mean error of the last calculation minus the first.",
+        "",
+    ]
+    stage_rows = []
+    for r in res.runs:
+        if r.stages is None:
+            continue
+        st = r.stages
+        stage_rows.append(
+            [
+                f"{r.clients:,}",
+                fmt(percentile(st.server_ms, 50), 2),
+                fmt(st.abs_p99(st.server_ms), 2),
+                fmt(max(abs(e) for e in st.server_ms), 2),
+                fmt(percentile(st.client_ms, 50), 2),
+                fmt(st.abs_p99(st.client_ms), 2),
+                f"{st.drift_ms():+.2f}",
+                f"{st.trend_ms():+.2f}",
+            ]
+        )
+    lines += _table(
+        [
+            "N",
+            "server p50 ms",
+            "server abs p99 ms",
+            "server max ms",
+            "last client p50 ms",
+            "last client abs p99 ms",
+            "drift ms",
+            "trend ms",
+        ],
+        stage_rows,
+    )
+    lines += ["", "## Memory (server VmRSS)", ""]
+    lines += _table(
+        ["N", "server", "KiB per idle connection", "growth after broadcasts KiB", "broadcasts"],
+        (
+            [
+                f"{r.clients:,}",
+                SERVER_NAMES[r.server],
+                fmt(r.memory.per_connection_kib, 2),
+                f"{r.memory.growth_kib:+d}",
+                str(r.memory.broadcasts),
+            ]
+            for r in res.runs
+        ),
+    )
+    lines += [
+        "",
+        f"## Connection setup ({IN_FLIGHT} handshakes in flight)",
+        "",
+        "CPU is read from /proc/PID/stat in 10 ms ticks, so N = 100 is coarse. When the load "
+        "generator's CPU per handshake is close to the elapsed time per handshake, the load "
+        "generator, not the server, sets the rate. The floor's clients only open TCP.",
+        "",
+    ]
+    lines += _table(
+        ["N", "server", "handshakes/s", "server CPU µs each", "load generator CPU µs each"],
+        (
+            [
+                f"{r.clients:,}",
+                SERVER_NAMES[r.server],
+                fmt(r.handshakes.per_second, 0),
+                fmt(r.handshakes.server_cpu_us, 0),
+                fmt(r.handshakes.client_cpu_us, 0),
+            ]
+            for r in res.runs
+        ),
+    )
+    c = res.codec
+    lines += [
+        "",
+        f"## Codec: one state message ({c.size} bytes)",
+        "",
+    ]
+    lines += _table(
+        ["operation", "µs"],
+        [
+            ["`protocol.encode` (msgspec)", fmt(c.encode_us, 3)],
+            ["`server_decoder.decode` (msgspec, typed)", fmt(c.decode_us, 3)],
+            [
+                "stdlib `json.dumps` of the same dict (naive server, per client)",
+                fmt(c.json_dumps_us, 3),
+            ],
+            ["stdlib `json.loads`", fmt(c.json_loads_us, 3)],
+        ],
+    )
+    lines += ["", "## Terminal client (`calc-tui URL` under an 80x24 pseudo-terminal)", ""]
+    tui = res.tui
+    if tui is None or tui.idle is None or tui.running is None:
+        lines += ["Not measured in this run."]
+    else:
+        lines += [
+            f"Launch to the first output: median {percentile(tui.first_output_s, 50):.2f} s; "
+            f'launch to the frame that shows "● connected": median {tui.connected(50):.2f} s, '
+            f"worst {max(tui.connected_s):.2f} s over {len(tui.connected_s)} launches.",
+            "",
+        ]
+        lines += _table(
+            [f"{WINDOW_SECONDS:g} s window", "CPU % of one core", "bytes to the terminal per s"],
+            [
+                [
+                    "idle, connected (baseline)",
+                    fmt(tui.idle.cpu_percent, 1),
+                    fmt(tui.idle.bytes_per_second, 0),
+                ],
+                [
+                    "during a calculation (3 stages of 2 s)",
+                    fmt(tui.running.cpu_percent, 1),
+                    fmt(tui.running.bytes_per_second, 0),
+                ],
+            ],
+        )
+    if notes:
+        lines += ["", "## Notes", "", notes.strip()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,96 @@
+"""Our server, embedded unchanged, plus the benchmark hook that triggers state changes.
+
+Runs ``calc_server.runner.start_server`` on uvloop as ``calc-server`` does, with INFO logging to
+stderr as in production. Bench-only wrappers, set on this process's hub instance and never in
+calc_server itself, timestamp every ``broadcast_state`` and time every fan-out loop.
+
+Control lines:
+``BCAST``           start if idle, else cancel: ``SENT seq t0_ns call_ns fanout_ns``
+``START``           start a calculation: ``SENT seq t0_ns call_ns fanout_ns``
+``STAGE seconds``   set the stage duration for the next calculation
+``TIMES first``     broadcast entry times of every seq >= first: ``TIMES seq:ns ...``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+
+from bench.control import raise_nofile, reply, serve_control
+from bench.wire import seq_of
+from calc_server.config import Settings
+from calc_server.keys import HUB, SERVICE
+from calc_server.loop import loop_factory
+from calc_server.runner import start_server
+
+BENCH_CLIENT = "bench"
+
+
+async def main(port: int, stage_seconds: float) -> None:
+    """Serve and answer control lines until ``QUIT``."""
+    raise_nofile()
+    server = await start_server(
+        Settings(port=port, stage_seconds=stage_seconds, no_auth=True, heartbeat=60.0)
+    )
+    hub, service = server.app[HUB], server.app[SERVICE]
+    broadcast_ns: dict[int, int] = {}
+    fanout_ns: list[int] = []
+    broadcast_state, fan_out = hub.broadcast_state, hub._fan_out
+
+    def timed_broadcast(payload: bytes) -> None:
+        broadcast_ns[seq_of(payload)] = time.monotonic_ns()
+        broadcast_state(payload)
+
+    def timed_fan_out(frame: bytes) -> None:
+        t = time.perf_counter_ns()
+        fan_out(frame)
+        fanout_ns.append(time.perf_counter_ns() - t)
+
+    hub.broadcast_state = timed_broadcast  # type: ignore[method-assign]
+    hub._fan_out = timed_fan_out  # type: ignore[method-assign]
+
+    async def handle(words: list[str]) -> str:
+        match words:
+            case ["BCAST" | "START" as what]:
+                running = service.calculation.phase.running
+                fanout_ns.clear()
+                t0 = time.monotonic_ns()
+                if what == "START" or not running:
+                    outcome = service.start(BENCH_CLIENT)
+                else:
+                    outcome = service.cancel(BENCH_CLIENT, None)
+                call = time.monotonic_ns() - t0
+                if not outcome.accepted:
+                    return f"ERR {outcome.reason}"
+                return f"SENT {service.calculation.seq} {t0} {call} {sum(fanout_ns)}"
+            case ["STAGE", seconds]:
+                service.calculation.stage_duration = float(seconds)
+                return "OK"
+            case ["TIMES", first]:
+                since = int(first)
+                pairs = " ".join(f"{s}:{t}" for s, t in sorted(broadcast_ns.items()) if s >= since)
+                return f"TIMES {pairs}"
+        return f"ERR unknown command {words[0]}"
+
+    reply(f"READY {server.port}")
+    try:
+        await serve_control(handle)
+    finally:
+        await server.stop()
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--stage-seconds", type=float, default=3600.0)
+    args = p.parse_args()
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(main(args.port, args.stage_seconds))
