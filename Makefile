@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: run test lint typecheck pytest schema bench clean
 
@@ -29,7 +30,12 @@ pytest: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python -m protocol.schema > docs/protocol.schema.json
 
-bench: $(STAMP)
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# The benchmark suite (bench/, never collected by pytest): writes docs/benchmarks.md.
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 clean:
