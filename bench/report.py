@@ -218,6 +218,7 @@ def _fanout_rows(res: Results) -> list[list[str]]:
                     ratio(f.last(99), base.last(99)),
                     ratio(f.send_us_per_client(), base.send_us_per_client()),
                     f"{f.broadcasts}" + (f" ({f.incomplete} incomplete)" if f.incomplete else ""),
+                    f"{run.other_load:.0f}%",
                 ]
             )
     return rows
@@ -235,6 +236,7 @@ FANOUT_HEADER = [
     "p99 / ours",
     "send / ours",
     "broadcasts",
+    "other load",
 ]
 
 
@@ -290,7 +292,9 @@ def markdown(res: Results, notes: str = "") -> str:
         "",
         "## Fan-out: time until the last of N clients has the message",
         "",
-        "Ratios are the other server's figure divided by ours (below 1 means faster than ours).",
+        "Ratios are the other server's figure divided by ours (below 1 means faster than ours). "
+        "Other load: share of the two cores used by processes outside the benchmark during "
+        "that row's run; rows measured under load are not comparable with quiet ones.",
         "",
     ]
     lines += _table(FANOUT_HEADER, _fanout_rows(res))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench.fanout import Fanout, measure_fanout
 from bench.handshakes import Handshakes, connect_clients
+from bench.machine import Load
 from bench.memory import Memory
 from bench.proc import CLIENT_CORE, SERVER_CORE, Proc, ProcError, rss_kib
 from bench.stage_timing import StageTiming, measure_stages
@@ -38,6 +39,8 @@ class Run:
     stages: StageTiming | None = None
     encodes: int | None = None
     state_changes: int | None = None
+    other_load: float = 0.0
+    """Percent of the two cores used by processes outside the benchmark during this run."""
 
 
 def broadcasts_for(server: str, clients: int) -> int:
@@ -94,12 +97,15 @@ def run_all(sizes: list[int], log_dir: Path) -> list[Run]:
     for clients in sizes:
         for server in SERVERS:
             t = time.monotonic()
+            load = Load.start()
             run = run_one(server, clients, log_dir)
+            load.stop()
+            run.other_load = 100 * load.foreign_seconds / (time.monotonic() - t) / 2
             print(
                 f"bench: {server:<10} N={clients:>6,}  last p50 {run.fanout.last(50):7.2f} ms"
                 f"  p99 {run.fanout.last(99):7.2f} ms  send {run.fanout.send_us_per_client():5.2f}"
                 f" us/client  {run.handshakes.per_second:7.0f} hs/s"
-                f"  ({time.monotonic() - t:.0f} s)",
+                f"  ({time.monotonic() - t:.0f} s, other load {run.other_load:.0f}%)",
                 file=sys.stderr,
             )
             runs.append(run)
