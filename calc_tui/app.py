@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from textual import work
@@ -40,6 +41,9 @@ _COMMAND_OF_REASON = {
     "not_running": "cancel",
     "stale_calculation": "cancel",
 }
+
+COUNTDOWN = 0.25
+"""Seconds between updates of "retry in" while waiting to reconnect."""
 
 Clock = Callable[[], float]
 WallClock = Callable[[], str]
@@ -100,6 +104,8 @@ class CalcApp(App[None]):
         self._pending: dict[str, str] = {}
         self._received_at = 0.0
         self._frozen_at: float | None = None
+        self._retry_at: float | None = None
+        self._last_failure = ""
 
     # --- layout --------------------------------------------------------------------------
 
@@ -119,6 +125,7 @@ class CalcApp(App[None]):
 
     def on_mount(self) -> None:
         self._ticker = self.set_interval(TICK, self._tick, pause=True)
+        self._countdown = self.set_interval(COUNTDOWN, self._count_down, pause=True)
         self._sync_controls()
         if self.connection is not None:
             self._run_connection(self.connection)
@@ -150,6 +157,8 @@ class CalcApp(App[None]):
 
     def on_connection_attempted(self, message: ConnectionAttempted) -> None:
         link = Link.RECONNECTING if self._ever_connected or message.attempt > 1 else Link.CONNECTING
+        self._retry_at = None
+        self._countdown.pause()
         self.link_status = LinkStatus(link, attempt=message.attempt)
 
     def on_connection_opened(self, message: ConnectionOpened) -> None:
@@ -157,16 +166,22 @@ class CalcApp(App[None]):
 
     def on_connection_lost(self, message: ConnectionLost) -> None:
         was_connected = self.link_status.connected
-        self._frozen_at = self.now()
+        if self._frozen_at is None:
+            self._frozen_at = self.now()  # the bar stops where it was when the link went
         self._pending.clear()
         self.clients = None  # unknown until the server says again
         link = Link.OFFLINE if message.retry_in is None else Link.RECONNECTING
         self.link_status = LinkStatus(
             link, attempt=message.attempt, retry_in=message.retry_in, reason=message.reason
         )
+        self._retry_at = None if message.retry_in is None else self.now() + message.retry_in
+        self._count_down()
         reason = plain(message.reason, 80)
         if was_connected:
             self._record(None, f"connection lost: {reason}", "bold")
+        elif reason != self._last_failure:
+            self._record(None, reason)
+        self._last_failure = reason
         if message.retry_in is None:
             self._record(None, f"not retrying: {reason}", "bold")
             self.notify(
@@ -176,6 +191,17 @@ class CalcApp(App[None]):
                 timeout=10,
                 markup=False,
             )
+
+    def _count_down(self) -> None:
+        """Keep "retry in" current while waiting to reconnect; stop when the wait ends."""
+        status = self.link_status
+        if self._retry_at is None or status.link is not Link.RECONNECTING:
+            self._countdown.pause()
+            return
+        self._countdown.resume()
+        counted = replace(status, retry_in=max(self._retry_at - self.now(), 0.0))
+        if counted.describe() != status.describe():
+            self.link_status = counted
 
     def on_server_message_received(self, message: ServerMessageReceived) -> None:
         match message.message:
@@ -205,6 +231,7 @@ class CalcApp(App[None]):
         self._client_id = welcome.client_id
         self._ever_connected = True
         self._frozen_at = None
+        self._last_failure = ""
         self.clients = welcome.clients
         self.link_status = LinkStatus(Link.CONNECTED)
         self._record(None, f"connected as {plain(welcome.client_id, 20)}")

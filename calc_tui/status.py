@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 from calc_tui.text import plain
@@ -40,16 +41,20 @@ class LinkStatus:
                 return "connected"
             case Link.CONNECTING:
                 return "connecting…"
-            case Link.RECONNECTING if self.retry_in is None:
-                return f"reconnecting (attempt {self.attempt})…"
             case Link.RECONNECTING:
+                if self.retry_in is None:
+                    return f"reconnecting (attempt {self.attempt})…"
                 # ``attempt`` counts the failures so far; the next try is one more.
-                next_try = self.attempt + 1
-                text = f"reconnecting (attempt {next_try}, next try in {self.retry_in:.1f}s)"
+                text = f"reconnecting (attempt {self.attempt + 1}, retry in {_wait(self.retry_in)})"
                 return f"{text}: {reason}" if reason else text
             case Link.OFFLINE:
                 return f"offline: {reason or 'refused'} (press r to retry)"
         raise AssertionError(self.link)  # pragma: no cover
+
+
+def _wait(seconds: float) -> str:
+    """``0.4s`` under a second, whole seconds (rounded up) above."""
+    return f"{seconds:.1f}s" if seconds < 1 else f"{math.ceil(seconds)}s"
 
 
 STARTING_UP = LinkStatus(Link.CONNECTING, attempt=1)

@@ -27,11 +27,9 @@ def live_app(url: str, name: str | None = None) -> CalcApp:
     return make_app(url, backoff=FAST_BACKOFF, name=name)
 
 
-def fed_app() -> CalcApp:
+def fed_app(clock: Callable[[], float] = lambda: 1000.0) -> CalcApp:
     """The same app without a network worker, frozen in time; tests post it messages."""
-    return make_app(
-        URL, connect=False, clock=lambda: 1000.0, wall_clock=lambda: "12:00:00", animate=False
-    )
+    return make_app(URL, connect=False, clock=clock, wall_clock=lambda: "12:00:00", animate=False)
 
 
 def received(message: ServerMessage) -> ServerMessageReceived:

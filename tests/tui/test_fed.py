@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from calc_tui.messages import ConnectionAttempted, ConnectionLost, ConnectionOpened
 from calc_tui.status import Link
+from calc_tui.widgets.connection_indicator import ConnectionIndicator
 from calc_tui.widgets.event_log import EventLog
 from calc_tui.widgets.presence import PresenceCount
 from calc_tui.widgets.progress_panel import ProgressPanel
@@ -18,16 +19,15 @@ def log_lines(log: EventLog) -> list[str]:
 async def test_a_state_not_newer_than_the_last_is_ignored() -> None:
     app = fed_app()
     async with app.run_test(size=(80, 24)) as pilot:
+        shown: list[tuple[int, Phase]] = []
+        app.watch(app, "calc", lambda s: s and shown.append((s.seq, s.state)), init=False)
         app.post_message(ConnectionOpened(welcome()))
         app.post_message(received(state(Phase.IN_PROGRESS, 5, stage=1)))
         app.post_message(received(state(Phase.STARTING, 4, stage=0)))
         app.post_message(received(state(Phase.SUCCESS, 5, stage=3)))
-        await pilot.pause()
-        assert app.calc is not None
-        assert (app.calc.seq, app.calc.state) == (5, Phase.IN_PROGRESS)
-
         app.post_message(received(state(Phase.ALMOST_DONE, 6, stage=2)))
         await wait_for(pilot, lambda: app.calc is not None and app.calc.seq == 6)
+        assert shown == [(5, Phase.IN_PROGRESS), (6, Phase.ALMOST_DONE)]
 
 
 async def test_new_epoch_after_reconnect_says_restarted_and_interrupted() -> None:
@@ -64,20 +64,20 @@ async def test_same_epoch_after_reconnect_is_not_a_restart() -> None:
 
 async def test_disconnected_state_stays_dimmed_and_the_bar_stops() -> None:
     now = [1000.0]
-    from calc_tui.app import make_app
-
-    app = make_app("ws://127.0.0.1:8765/ws", connect=False, clock=lambda: now[0], animate=False)
+    app = fed_app(clock=lambda: now[0])
     async with app.run_test(size=(80, 24)) as pilot:
         app.post_message(ConnectionOpened(welcome()))
         app.post_message(received(state(Phase.IN_PROGRESS, 2, stage=1, stage_duration=2.0)))
-        await pilot.pause()
+        await wait_for(pilot, lambda: app.calc is not None)
         now[0] += 1.0  # half of stage 2 of 3
         await wait_for(pilot, lambda: abs(app.progress.fraction - 0.5) < 1e-9, what="0.5")
 
-        app.post_message(ConnectionLost("connection lost", 1, 1.0))
-        await pilot.pause()
-        now[0] += 0.5
-        await pilot.pause(0.2)  # several ticks' worth: the bar must not move
+        app.post_message(ConnectionLost("connection lost", 0, 1.0))
+        await wait_for(pilot, lambda: not app.link_status.connected)
+        now[0] += 0.5  # time passes, a retry fails: the bar must not move
+        app.post_message(ConnectionAttempted(1))
+        app.post_message(ConnectionLost("cannot connect", 1, 1.0))
+        await wait_for(pilot, lambda: app.link_status.reason == "cannot connect")
         assert abs(app.progress.fraction - 0.5) < 1e-9
         assert app.query_one(ProgressPanel).has_class("-stale")
         assert app.calc is not None
@@ -128,3 +128,22 @@ async def test_rejections_and_presence_in_plain_words() -> None:
             "The server refused the command: no way",
         ]
         assert str(app.query_one(PresenceCount).render()) == "3 clients connected"
+
+
+async def test_the_wait_before_a_retry_counts_down_and_failures_are_logged_once() -> None:
+    now = [1000.0]
+    app = fed_app(clock=lambda: now[0])
+    async with app.run_test(size=(80, 24)) as pilot:
+        indicator = app.query_one(ConnectionIndicator)
+        for attempt in (1, 2):
+            app.post_message(ConnectionAttempted(attempt))
+            app.post_message(ConnectionLost("cannot connect: refused", attempt, 5.0))
+        await wait_for(pilot, lambda: "retry in 5s" in str(indicator.render()))
+        assert str(indicator.render()) == (
+            "◌ reconnecting (attempt 3, retry in 5s): cannot connect: refused"
+        )
+        now[0] += 2.5
+        await wait_for(pilot, lambda: "retry in 3s" in str(indicator.render()), timeout=2)
+        now[0] += 2.2
+        await wait_for(pilot, lambda: "retry in 0.3s" in str(indicator.render()), timeout=2)
+        assert log_lines(app.query_one(EventLog)) == ["12:00:00       cannot connect: refused"]

@@ -56,7 +56,7 @@ async def test_reconnect_now_skips_the_wait(server_factory: ServerFactory) -> No
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: is_connected(app), what="connected")
         await server.stop()
-        await wait_for(pilot, lambda: app.link_status.retry_in == 60.0, what="a long wait")
+        await wait_for(pilot, lambda: (app.link_status.retry_in or 0) > 50, what="a long wait")
         await server_factory(port=port)
         assert app.check_action("reconnect", ()) is True
         await pilot.press("r")
