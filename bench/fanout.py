@@ -48,18 +48,31 @@ class Fanout:
         return percentile([ns / 1000 / self.clients for ns in self.send_ns], q)
 
 
-def measure_fanout(server: Proc, loadgen: Proc, clients: int, broadcasts: int) -> Fanout:
-    """Trigger ``broadcasts`` state changes one at a time and time each one's delivery."""
-    result = Fanout(clients=clients)
+def broadcast_once(server: Proc, loadgen: Proc, result: Fanout) -> None:
+    """Trigger one state change on ``server`` and time its delivery to every client."""
+    clients = result.clients
+    _, seq, t0, _call, send = server.ask("BCAST")
+    _, _, count, first, last = loadgen.ask(
+        f"WAIT {server.name} {seq} {clients} {WAIT_SECONDS}", timeout=WAIT_SECONDS + 30
+    )
+    if int(count) < clients:
+        result.incomplete += 1
+    result.last_ms.append((int(last) - int(t0)) / 1e6)
+    result.first_ms.append((int(first) - int(t0)) / 1e6)
+    result.send_ns.append(int(send))
+    time.sleep(PAUSE_SECONDS)
+
+
+def measure_fanout(
+    servers: list[Proc], loadgen: Proc, clients: int, broadcasts: int
+) -> dict[str, Fanout]:
+    """``broadcasts`` rounds, each one broadcast per server in turn.
+
+    Interleaving the servers spreads whatever else the machine does evenly over all of them,
+    so their ratios stay fair on a machine that is not quiet.
+    """
+    results = {server.name: Fanout(clients=clients) for server in servers}
     for _ in range(broadcasts):
-        _, seq, t0, _call, send = server.ask("BCAST")
-        _, _, count, first, last = loadgen.ask(
-            f"WAIT {seq} {clients} {WAIT_SECONDS}", timeout=WAIT_SECONDS + 30
-        )
-        if int(count) < clients:
-            result.incomplete += 1
-        result.last_ms.append((int(last) - int(t0)) / 1e6)
-        result.first_ms.append((int(first) - int(t0)) / 1e6)
-        result.send_ns.append(int(send))
-        time.sleep(PAUSE_SECONDS)
-    return result
+        for server in servers:
+            broadcast_once(server, loadgen, results[server.name])
+    return results

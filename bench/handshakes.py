@@ -25,9 +25,9 @@ class Handshakes:
 
 
 def connect_clients(server: Proc, loadgen: Proc, url: str, n: int, mode: str) -> Handshakes:
-    """Open ``n`` clients through the load generator, ``IN_FLIGHT`` at a time."""
+    """Open ``n`` clients of ``server`` through the load generator, ``IN_FLIGHT`` at a time."""
     cpu0, gen0 = cpu_seconds(server.pid), cpu_seconds(loadgen.pid)
-    words = loadgen.ask(f"CONNECT {url} {n} {IN_FLIGHT} {mode}", timeout=300)
+    words = loadgen.ask(f"CONNECT {server.name} {url} {n} {IN_FLIGHT} {mode}", timeout=300)
     cpu1, gen1 = cpu_seconds(server.pid), cpu_seconds(loadgen.pid)
     opened, failed, elapsed_ns = int(words[1]), int(words[2]), int(words[3])
     return Handshakes(

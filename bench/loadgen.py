@@ -2,11 +2,12 @@
 
 Runs in its own process (pinned by the orchestrator to the other core) and takes one control
 line at a time on stdin:
-``CONNECT url n inflight ws|tcp``  open n clients, at most ``inflight`` opening at once:
-                                   ``CONNECTED ok failed elapsed_ns``
-``WAIT seq n timeout``             until n clients have the message with that seq:
-                                   ``GOT seq count first_ns last_ns`` (monotonic_ns)
-``CLOSE``                          close every client: ``CLOSED``
+``CONNECT tag url n inflight ws|tcp``  open n clients of the server called ``tag``, at most
+                                       ``inflight`` opening at once:
+                                       ``CONNECTED ok failed elapsed_ns``
+``WAIT tag seq n timeout``             until n clients of ``tag`` have the message with that
+                                       seq: ``GOT seq count first_ns last_ns`` (monotonic_ns)
+``CLOSE``                              close every client: ``CLOSED``
 WebSocket clients are picows (a Cython receiver) when it is installed, else aiohttp; ``tcp``
 clients read the same frames from plain TCP for the raw-socket floor. Every receiver does the
 same work per message: take ``time.monotonic_ns()``, find the seq, update one record.
@@ -201,20 +202,22 @@ class Clients:
 async def main() -> None:
     """Answer control lines until ``QUIT``."""
     raise_nofile()
-    recorder = Recorder()
-    clients = Clients(recorder)
+    servers: dict[str, Clients] = {}
 
     async def handle(words: list[str]) -> str:
         match words:
-            case ["CONNECT", url, n, inflight, mode]:
+            case ["CONNECT", tag, url, n, inflight, mode]:
+                clients = servers.setdefault(tag, Clients(Recorder()))
                 ok, failed, elapsed = await clients.connect(url, int(n), int(inflight), mode)
                 return f"CONNECTED {ok} {failed} {elapsed}"
-            case ["WAIT", seq, n, timeout]:
+            case ["WAIT", tag, seq, n, timeout]:
+                recorder = servers[tag].recorder
                 count, first, last = await recorder.wait(int(seq), int(n), float(timeout))
                 return f"GOT {seq} {count} {first} {last}"
             case ["CLOSE"]:
-                await clients.close()
-                recorder.stats.clear()
+                for clients in servers.values():
+                    await clients.close()
+                servers.clear()
                 return "CLOSED"
         return f"ERR unknown command {words[0]}"
 
@@ -222,7 +225,8 @@ async def main() -> None:
     try:
         await serve_control(handle)
     finally:
-        await clients.close()
+        for clients in servers.values():
+            await clients.close()
 
 
 if __name__ == "__main__":

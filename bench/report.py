@@ -268,8 +268,11 @@ def markdown(res: Results, notes: str = "") -> str:
         f"uvloop {v['uvloop']}, picows {v['picows']}, websockets {v['websockets']}, "
         f"textual {v['textual']}.",
         f"- Load generator: one process, {RECEIVER} clients on uvloop, pinned to core 1 "
-        "(`taskset -c 1`); each server runs alone on core 0 (`taskset -c 0`), on uvloop. "
-        "Fresh server and load generator processes for every server and N.",
+        "(`taskset -c 1`, with this orchestrator); the four servers run on core 0 "
+        "(`taskset -c 0`), each in its own process on uvloop. For every N, fresh processes: "
+        "each server in turn gets its N clients (the handshake figures), then broadcasts go "
+        "round-robin across the four servers, one at a time, so whatever else the machine "
+        "does falls on all of them alike.",
         "- Clock: the server process takes `time.monotonic_ns()` just before it decides a change "
         "(the benchmark hook calls `CalculationService.start`/`cancel`); each client "
         "timestamps its receipt on the same clock. Latency = receipt - decision.",

@@ -59,7 +59,7 @@ def measure_stages(server: Proc, loadgen: Proc, clients: int) -> StageTiming:
         seq, t0 = int(seq_text), int(t0_text)
         wait = STAGE_SECONDS * STAGES + 10
         receipts = [
-            loadgen.ask(f"WAIT {seq + k} {clients} {wait}", timeout=wait + 30)
+            loadgen.ask(f"WAIT {server.name} {seq + k} {clients} {wait}", timeout=wait + 30)
             for k in range(1, STAGES + 1)
         ]
         pairs = (pair.split(":") for pair in server.ask(f"TIMES {seq}")[1:])

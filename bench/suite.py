@@ -1,7 +1,13 @@
-"""One run of the server figures: every server at every N, each in fresh processes."""
+"""One run of the server figures: all four servers side by side at each N.
+
+For each N, the four servers and one load generator start fresh; each server in turn gets its
+N clients (the handshake figures), then broadcasts go round-robin across the servers (the
+fan-out figures), then ours alone runs the stage-timing calculations.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import urllib.request
@@ -23,6 +29,9 @@ SERVERS = {
 }
 """Short name -> module of each server compared, ours first."""
 
+BROADCASTS = 100
+"""Broadcasts per server and N: p99 over 100, and the memory figure wants 100."""
+
 SETTLE_SECONDS = 1.0
 """Pause after connecting (presence broadcast, handshake garbage) before measuring memory."""
 
@@ -40,15 +49,7 @@ class Run:
     encodes: int | None = None
     state_changes: int | None = None
     other_load: float = 0.0
-    """Percent of the two cores used by processes outside the benchmark during this run."""
-
-
-def broadcasts_for(server: str, clients: int) -> int:
-    """How many broadcasts to time: 100 for ours (the memory figure needs them), fewer for
-    the slow alternatives at large N so the suite fits in ten minutes."""
-    if server == "ours" or clients <= 1000:
-        return 100
-    return 40 if clients <= 5000 else 30
+    """Percent of the two cores used by processes outside the benchmark during this N."""
 
 
 def _metrics(port: int) -> dict[str, int]:
@@ -60,53 +61,74 @@ def _metrics(port: int) -> dict[str, int]:
     }
 
 
-def run_one(server: str, clients: int, log_dir: Path) -> Run:
-    """Start the server and a load generator, connect, broadcast, measure, stop both."""
+def run_size(clients: int, log_dir: Path) -> list[Run]:
+    """Every server at ``clients``: connect, broadcast round-robin, measure, stop them all."""
     python = sys.executable
-    with (
-        Proc(server, SERVER_CORE, [python, "-m", SERVERS[server]], log_dir) as srv,
-        Proc(f"loadgen-{server}", CLIENT_CORE, [python, "-m", "bench.loadgen"], log_dir) as gen,
-    ):
-        port = int(srv.read_line(30).split()[1])
+    with contextlib.ExitStack() as stack:
+        servers = [
+            stack.enter_context(Proc(name, SERVER_CORE, [python, "-m", module], log_dir))
+            for name, module in SERVERS.items()
+        ]
+        gen = stack.enter_context(
+            Proc("loadgen", CLIENT_CORE, [python, "-m", "bench.loadgen"], log_dir)
+        )
+        ports = {srv.name: int(srv.read_line(30).split()[1]) for srv in servers}
         gen.read_line(30)
-        url = f"ws://127.0.0.1:{port}/ws"
         time.sleep(0.2)
-        before = rss_kib(srv.pid)
-        handshakes = connect_clients(srv, gen, url, clients, "tcp" if server == "floor" else "ws")
-        if handshakes.failed:
-            raise ProcError(f"{server}: {handshakes.failed} of {clients} clients failed to connect")
+        before = {srv.name: rss_kib(srv.pid) for srv in servers}
+        handshakes = {}
+        for srv in servers:
+            url = f"ws://127.0.0.1:{ports[srv.name]}/ws"
+            mode = "tcp" if srv.name == "floor" else "ws"
+            handshakes[srv.name] = hs = connect_clients(srv, gen, url, clients, mode)
+            if hs.failed:
+                raise ProcError(f"{srv.name}: {hs.failed} of {clients} clients failed to connect")
         time.sleep(SETTLE_SECONDS)
-        connected = rss_kib(srv.pid)
-        count = broadcasts_for(server, clients)
-        fanout = measure_fanout(srv, gen, clients, count)
+        connected = {srv.name: rss_kib(srv.pid) for srv in servers}
+        fanouts = measure_fanout(servers, gen, clients, BROADCASTS)
         time.sleep(0.2)
-        memory = Memory(before, connected, rss_kib(srv.pid), clients, count)
-        run = Run(server, clients, handshakes, memory, fanout)
-        if server == "ours":
-            run.stages = measure_stages(srv, gen, clients)
-            metrics = _metrics(port)
-            run.encodes = metrics["calc_encodes_total"]
-            run.state_changes = metrics["calc_state_changes_total"]
+        runs = {
+            srv.name: Run(
+                srv.name,
+                clients,
+                handshakes[srv.name],
+                Memory(
+                    before[srv.name], connected[srv.name], rss_kib(srv.pid), clients, BROADCASTS
+                ),
+                fanouts[srv.name],
+            )
+            for srv in servers
+        }
+        ours = runs["ours"]
+        ours.stages = measure_stages(servers[0], gen, clients)
+        metrics = _metrics(ports["ours"])
+        ours.encodes = metrics["calc_encodes_total"]
+        ours.state_changes = metrics["calc_state_changes_total"]
         gen.ask("CLOSE", timeout=120)
-        return run
+        return list(runs.values())
 
 
 def run_all(sizes: list[int], log_dir: Path) -> list[Run]:
-    """Every server at every N, ours first at each N; prints progress to stderr."""
+    """Every server at every N; prints progress to stderr."""
     runs: list[Run] = []
     for clients in sizes:
-        for server in SERVERS:
-            t = time.monotonic()
-            load = Load.start()
-            run = run_one(server, clients, log_dir)
-            load.stop()
-            run.other_load = 100 * load.foreign_seconds / (time.monotonic() - t) / 2
+        t = time.monotonic()
+        load = Load.start()
+        batch = run_size(clients, log_dir)
+        load.stop()
+        other = 100 * load.foreign_seconds / (time.monotonic() - t) / 2
+        for run in batch:
+            run.other_load = other
             print(
-                f"bench: {server:<10} N={clients:>6,}  last p50 {run.fanout.last(50):7.2f} ms"
-                f"  p99 {run.fanout.last(99):7.2f} ms  send {run.fanout.send_us_per_client():5.2f}"
-                f" us/client  {run.handshakes.per_second:7.0f} hs/s"
-                f"  ({time.monotonic() - t:.0f} s, other load {run.other_load:.0f}%)",
+                f"bench: {run.server:<10} N={clients:>6,}  last p50 {run.fanout.last(50):7.2f} ms"
+                f"  p99 {run.fanout.last(99):7.2f} ms"
+                f"  send {run.fanout.send_us_per_client():5.2f} us/client"
+                f"  {run.handshakes.per_second:7.0f} hs/s",
                 file=sys.stderr,
             )
-            runs.append(run)
+        print(
+            f"bench: N={clients:,} took {time.monotonic() - t:.0f} s, other load {other:.0f}%",
+            file=sys.stderr,
+        )
+        runs += batch
     return runs
