@@ -6,6 +6,7 @@ usable without the server's code.
 
 from __future__ import annotations
 
+import errno
 import logging
 import secrets
 import sys
@@ -27,7 +28,8 @@ def _server_logs_to_textual() -> Iterator[None]:
     """Send the server's log records to Textual's log, not over the screen; then restore."""
     logger = logging.getLogger("calc_server")
     saved = (logger.handlers[:], logger.level, logger.propagate)
-    logger.handlers[:] = [TextualHandler()]
+    # Into the app's log while it runs (seen with `textual console`); dropped before and after.
+    logger.handlers[:] = [TextualHandler(stderr=False, stdout=False)]
     logger.setLevel(logging.INFO)
     logger.propagate = False
     try:
@@ -56,9 +58,10 @@ async def serve_and_run(
         try:
             server = await start_server(settings)
         except OSError as exc:
-            print(
-                f"calc-tui: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr
-            )
+            reason = exc.strerror or str(exc)
+            if exc.errno == errno.EADDRINUSE:
+                reason = "the port is in use (choose another with --port)"
+            print(f"calc-tui: cannot serve on {host}:{port}: {reason}", file=sys.stderr)
             return 1
         path = write_token(server.port, token)
         try:

@@ -59,4 +59,5 @@ async def test_serve_reports_a_port_in_use(capsys: pytest.CaptureFixture[str]) -
         port = taken.getsockname()[1]
         code = await serve_and_run(make_app, port=port, headless=True)
     assert code == 1
-    assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"cannot serve on 127.0.0.1:{port}: the port is in use" in err
