@@ -99,7 +99,6 @@ class CalcApp(App[None]):
         self._wall_clock = wall_clock
         self._animated = animate
         self._epoch: str | None = None
-        self._client_id: str | None = None
         self._ever_connected = False
         self._pending: dict[str, str] = {}
         self._received_at = 0.0
@@ -228,7 +227,6 @@ class CalcApp(App[None]):
             self._record(None, text, "bold")
             self.notify(text, title="Server restarted", severity="warning", markup=False)
         self._epoch = welcome.epoch
-        self._client_id = welcome.client_id
         self._ever_connected = True
         self._frozen_at = None
         self._last_failure = ""
