@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from calc_client import cli_commands
 from calc_client.cli_commands import CommandFailed, ConnectionOptions, ExitCode, write_error
 from calc_client.link import DEFAULT_URL
-from calc_client.security import client_ssl
+from calc_client.security import INSECURE_WARNING, add_security_options, client_ssl
 
 DEFAULT_TIMEOUT = 5.0
 """Seconds allowed for connecting and for each answer, unless ``--timeout`` says otherwise."""
@@ -96,30 +96,13 @@ def add_connection_options(
         help=f"give up connecting (or waiting for an answer) after this long "
         f"(default {DEFAULT_TIMEOUT:g})",
     )
-    group.add_argument(
-        "--token",
-        default=default(None),
-        help="access token (default: env CALC_TOKEN, else the local server's token file "
-        "when the URL is on this machine)",
-    )
-    group.add_argument(
-        "--cafile",
-        default=default(env.get("CALC_CAFILE")),
-        metavar="PEM",
-        help="trust this CA or self-signed certificate for wss:// (env CALC_CAFILE)",
-    )
-    group.add_argument(
-        "--insecure",
-        action="store_true",
-        default=default(False),
-        help="do NOT verify the server's TLS certificate (anyone on the path can pose as it)",
-    )
+    add_security_options(group, env, with_defaults=with_defaults)
 
 
 def connection_options(args: argparse.Namespace) -> ConnectionOptions:
     """``ConnectionOptions`` from parsed arguments; warns on stderr about ``--insecure``."""
     if args.insecure:
-        write_error("warning: --insecure: the server's certificate is NOT verified")
+        write_error(f"warning: {INSECURE_WARNING}")
     return ConnectionOptions(
         url=str(args.url),
         timeout=float(args.timeout),

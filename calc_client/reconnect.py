@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from ssl import SSLContext
 
@@ -123,7 +123,7 @@ class Reconnector:
             pass
         self._wake.clear()
 
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self) -> AsyncGenerator[Event, None]:
         """Yield connection events and server messages, forever."""
         failures = 0
         while True:

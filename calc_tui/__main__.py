@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from calc_client.link import DEFAULT_URL
+from calc_client.security import INSECURE_WARNING, add_security_options, client_ssl
 from calc_tui.app import make_app
 
 SERVE_PORT = 8765
@@ -41,6 +42,7 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         default=env.get("CALC_URL") or DEFAULT_URL,
         help="server WebSocket URL (env CALC_URL, default %(default)s)",
     )
+    add_security_options(p, env)
     p.add_argument(
         "--serve",
         action="store_true",
@@ -68,7 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.serve:
         if args.port != SERVE_PORT or args.stage_seconds != 2.0:
             p.error("--port and --stage-seconds need --serve")
-        app = make_app(args.url)
+        app = make_app(
+            args.url,
+            token=args.token,
+            ssl=client_ssl(args.cafile, args.insecure),
+            warning=INSECURE_WARNING if args.insecure else None,
+        )
         app.run()
         return app.return_code or 0
     from calc_tui.serve import serve_and_run  # the only path that loads calc_server

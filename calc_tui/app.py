@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from ssl import SSLContext
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -90,8 +91,10 @@ class CalcApp(App[None]):
         clock: Clock | None = None,
         wall_clock: WallClock = _wall_clock,
         animate: bool = True,
+        warning: str | None = None,
     ) -> None:
         super().__init__()
+        self._warning = warning
         self.url = url
         self.sub_title = plain(url, 60)
         self.connection = connection
@@ -126,6 +129,8 @@ class CalcApp(App[None]):
         self._ticker = self.set_interval(TICK, self._tick, pause=True)
         self._countdown = self.set_interval(COUNTDOWN, self._count_down, pause=True)
         self._sync_controls()
+        if self._warning:
+            self.notify(self._warning, title="Warning", severity="warning", timeout=30)
         if self.connection is not None:
             self._run_connection(self.connection)
 
@@ -365,12 +370,26 @@ def make_app(
     clock: Clock | None = None,
     wall_clock: WallClock = _wall_clock,
     animate: bool = True,
+    token: str | None = None,
+    ssl: SSLContext | bool = True,
+    warning: str | None = None,
 ) -> CalcApp:
     """Build the app for ``url`` (default ``CALC_URL`` or ws://127.0.0.1:8765/ws).
 
     ``connect=False`` builds it without a network worker, so tests and snapshots can feed it
-    messages; ``clock``, ``wall_clock`` and ``animate=False`` freeze what moves.
+    messages; ``clock``, ``wall_clock`` and ``animate=False`` freeze what moves. ``token`` and
+    ``ssl`` go to the connection (see ``calc_client.link.connect``); ``warning`` is shown as a
+    notification when the app starts.
     """
     url = url or default_url()
-    connection = ServerConnection(url, name=name, backoff=backoff) if connect else None
-    return CalcApp(url, connection=connection, clock=clock, wall_clock=wall_clock, animate=animate)
+    connection = (
+        ServerConnection(url, name=name, backoff=backoff, token=token, ssl=ssl) if connect else None
+    )
+    return CalcApp(
+        url,
+        connection=connection,
+        clock=clock,
+        wall_clock=wall_clock,
+        animate=animate,
+        warning=warning,
+    )

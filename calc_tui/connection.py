@@ -7,9 +7,9 @@ Commands go out on the current link and are never queued: without a link they ar
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from contextlib import aclosing
-from typing import cast
+from ssl import SSLContext
 
 from textual.message import Message
 
@@ -53,15 +53,24 @@ def translate(event: Event) -> Message:
 class ServerConnection:
     """Keeps a connection to ``url`` open while ``pump`` runs; sends commands on it."""
 
-    def __init__(self, url: str, *, name: str | None = None, backoff: Backoff | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        backoff: Backoff | None = None,
+        token: str | None = None,
+        ssl: SSLContext | bool = True,
+    ):
         self.url = url
-        self._reconnector = Reconnector(url, name=name or client_name(), backoff=backoff)
+        self._reconnector = Reconnector(
+            url, name=name or client_name(), backoff=backoff, token=token, ssl=ssl
+        )
 
     async def pump(self, post: Callable[[Message], object]) -> None:
         """Post a message for every connection event, until cancelled."""
         # events() is an async generator: closing it closes the link it holds.
-        events_gen = cast(AsyncGenerator[Event, None], self._reconnector.events())
-        async with aclosing(events_gen) as events:
+        async with aclosing(self._reconnector.events()) as events:
             async for event in events:
                 post(translate(event))
 
