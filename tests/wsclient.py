@@ -10,7 +10,7 @@ import aiohttp
 import msgspec
 from aiohttp import WSMsgType
 
-from protocol import Ack, ServerMessage, State, server_decoder
+from protocol import Ack, ServerMessage, State, Welcome, server_decoder
 
 M = TypeVar("M")
 
@@ -42,6 +42,14 @@ class RawClient:
             await session.close()
             raise
         return cls(session, ws)
+
+    @classmethod
+    async def open_ready(cls, url: str, **kwargs: Any) -> RawClient:
+        """Connect and wait for the ``welcome`` and the first ``state``."""
+        client = await cls.open(url, **kwargs)
+        await client.expect(Welcome)
+        await client.expect(State)
+        return client
 
     async def _read(self) -> None:
         loop = asyncio.get_running_loop()

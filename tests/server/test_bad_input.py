@@ -11,15 +11,12 @@ from aiohttp import WSCloseCode
 
 from calc_server.connection import Connection
 from calc_server.runner import RunningServer
-from protocol import Ack, Error, Presence, State, Sync, Welcome
+from protocol import Ack, Error, Presence, Sync
 from tests.wsclient import RawClient
 
 
 async def open_ready(server: RunningServer) -> RawClient:
-    client = await RawClient.open(server.url)
-    await client.expect(Welcome)
-    await client.expect(State)
-    return client
+    return await RawClient.open_ready(server.url)
 
 
 async def still_usable(client: RawClient, request_id: str = "check") -> None:

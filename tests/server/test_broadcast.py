@@ -11,17 +11,14 @@ import calc_server.service
 from calc_server.hub import Hub
 from calc_server.keys import HUB, SERVICE
 from calc_server.runner import RunningServer
-from protocol import Phase, Presence, Start, State, Welcome, encode
+from protocol import Phase, Presence, Start, State, encode
 from tests.conftest import ServerFactory
 from tests.rawsocket import SilentPeer
 from tests.wsclient import RawClient
 
 
 async def open_ready(server: RunningServer) -> RawClient:
-    client = await RawClient.open(server.url)
-    await client.expect(Welcome)
-    await client.expect(State)
-    return client
+    return await RawClient.open_ready(server.url)
 
 
 async def test_twenty_clients_see_identical_sequence(server: RunningServer) -> None:

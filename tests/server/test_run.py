@@ -17,10 +17,7 @@ RUNNING = (Phase.STARTING, Phase.IN_PROGRESS, Phase.ALMOST_DONE)
 
 
 async def open_ready(server: RunningServer) -> RawClient:
-    client = await RawClient.open(server.url)
-    await client.expect(Welcome)
-    await client.expect(State)
-    return client
+    return await RawClient.open_ready(server.url)
 
 
 async def test_full_run_hits_every_stage_on_the_grid(server_factory: ServerFactory) -> None:
