@@ -108,8 +108,9 @@ async def test_never_reading_client_does_not_slow_fifty_others_and_is_cut_off(
 
             alone, with_slow = await interleaved((control, control_watchers), (server, watchers))
             assert peer in hub.peers, "still connected while measured"
-            # bounded memory: while it is behind, nothing more is queued for it
-            assert peer.transport.get_write_buffer_size() == stuck_at
+            # bounded memory: while it is behind, nothing more is queued for it (the kernel
+            # may still take a few bytes off the buffer, so it can only shrink)
+            assert peer.transport.get_write_buffer_size() <= stuck_at
             largest = max(p.transport.get_write_buffer_size() for p in hub.peers)
 
             # then it is cut off, and the others are told
