@@ -15,18 +15,12 @@ from collections.abc import Awaitable, Callable
 Handler = Callable[[list[str]], Awaitable[str]]
 
 
-NOFILE_WANTED = 65536
-"""Open files the load generator needs: four servers' worth of 10,000 clients, and spare."""
-
-
-def raise_nofile(wanted: int = NOFILE_WANTED) -> int:
-    """Raise the limit on open files to ``wanted`` (past the hard limit only as root); return it."""
+def raise_nofile() -> int:
+    """Raise the soft limit on open files to the hard one; return the new limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(wanted, soft), max(wanted, hard)))
-    except (ValueError, PermissionError):
+    if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return hard
 
 
 def reply(line: str) -> None:

@@ -64,7 +64,7 @@ def broadcast_once(server: Proc, loadgen: Proc, result: Fanout) -> None:
 
 
 def measure_fanout(
-    servers: list[Proc], loadgen: Proc, clients: int, broadcasts: int
+    servers: list[Proc], loadgens: dict[str, Proc], clients: int, broadcasts: int
 ) -> dict[str, Fanout]:
     """``broadcasts`` rounds, each one broadcast per server in turn.
 
@@ -74,5 +74,5 @@ def measure_fanout(
     results = {server.name: Fanout(clients=clients) for server in servers}
     for _ in range(broadcasts):
         for server in servers:
-            broadcast_once(server, loadgen, results[server.name])
+            broadcast_once(server, loadgens[server.name], results[server.name])
     return results

@@ -1,6 +1,6 @@
 """One run of the server figures: all four servers side by side at each N.
 
-For each N, the four servers and one load generator start fresh; each server in turn gets its
+For each N, the four servers and their load generators start fresh; each server in turn gets its
 N clients (the handshake figures), then broadcasts go round-robin across the servers (the
 fan-out figures), then ours alone runs the stage-timing calculations.
 """
@@ -69,23 +69,29 @@ def run_size(clients: int, log_dir: Path) -> list[Run]:
             stack.enter_context(Proc(name, SERVER_CORE, [python, "-m", module], log_dir))
             for name, module in SERVERS.items()
         ]
-        gen = stack.enter_context(
-            Proc("loadgen", CLIENT_CORE, [python, "-m", "bench.loadgen"], log_dir)
-        )
+        # one load generator per server (same code, same core): 4 x 10,000 sockets would not
+        # fit under one process's limit on open files
+        gens = {
+            srv.name: stack.enter_context(
+                Proc(f"loadgen-{srv.name}", CLIENT_CORE, [python, "-m", "bench.loadgen"], log_dir)
+            )
+            for srv in servers
+        }
         ports = {srv.name: int(srv.read_line(30).split()[1]) for srv in servers}
-        gen.read_line(30)
+        for gen in gens.values():
+            gen.read_line(30)
         time.sleep(0.2)
         before = {srv.name: rss_kib(srv.pid) for srv in servers}
         handshakes = {}
         for srv in servers:
             url = f"ws://127.0.0.1:{ports[srv.name]}/ws"
             mode = "tcp" if srv.name == "floor" else "ws"
-            handshakes[srv.name] = hs = connect_clients(srv, gen, url, clients, mode)
+            handshakes[srv.name] = hs = connect_clients(srv, gens[srv.name], url, clients, mode)
             if hs.failed:
                 raise ProcError(f"{srv.name}: {hs.failed} of {clients} clients failed to connect")
         time.sleep(SETTLE_SECONDS)
         connected = {srv.name: rss_kib(srv.pid) for srv in servers}
-        fanouts = measure_fanout(servers, gen, clients, BROADCASTS)
+        fanouts = measure_fanout(servers, gens, clients, BROADCASTS)
         time.sleep(0.2)
         runs = {
             srv.name: Run(
@@ -100,11 +106,12 @@ def run_size(clients: int, log_dir: Path) -> list[Run]:
             for srv in servers
         }
         ours = runs["ours"]
-        ours.stages = measure_stages(servers[0], gen, clients)
+        ours.stages = measure_stages(servers[0], gens["ours"], clients)
         metrics = _metrics(ports["ours"])
         ours.encodes = metrics["calc_encodes_total"]
         ours.state_changes = metrics["calc_state_changes_total"]
-        gen.ask("CLOSE", timeout=120)
+        for gen in gens.values():
+            gen.ask("CLOSE", timeout=120)
         return list(runs.values())
 
 

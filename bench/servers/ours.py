@@ -29,11 +29,11 @@ from calc_server.runner import start_server
 BENCH_CLIENT = "bench"
 
 
-async def main(port: int, stage_seconds: float) -> None:
+async def main(port: int, stage_seconds: float, heartbeat: float) -> None:
     """Serve and answer control lines until ``QUIT``."""
     raise_nofile()
     server = await start_server(
-        Settings(port=port, stage_seconds=stage_seconds, no_auth=True, heartbeat=60.0)
+        Settings(port=port, stage_seconds=stage_seconds, no_auth=True, heartbeat=heartbeat)
     )
     hub, service = server.app[HUB], server.app[SERVICE]
     broadcast_ns: dict[int, int] = {}
@@ -86,6 +86,12 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--stage-seconds", type=float, default=3600.0)
+    p.add_argument(
+        "--heartbeat",
+        type=float,
+        default=300.0,
+        help="ping interval; long by default so no ping round falls inside a measurement",
+    )
     args = p.parse_args()
     logging.basicConfig(
         level=logging.INFO,
@@ -93,4 +99,4 @@ if __name__ == "__main__":
         stream=sys.stderr,
     )
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(main(args.port, args.stage_seconds))
+        runner.run(main(args.port, args.stage_seconds, args.heartbeat))
