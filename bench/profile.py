@@ -79,7 +79,8 @@ def main() -> int:
         spy = _spy(srv.pid, connecting)
         try:
             time.sleep(1)
-            gen.ask(f"CONNECT ws://127.0.0.1:{port}/ws {args.clients} 100 ws", timeout=300)
+            url = f"ws://127.0.0.1:{port}/ws"
+            gen.ask(f"CONNECT ours {url} {args.clients} 100 ws 127.0.0.2", timeout=300)
         finally:
             _stop(spy)
         spy = _spy(srv.pid, broadcasting)
@@ -87,7 +88,7 @@ def main() -> int:
             time.sleep(1)
             for _ in range(args.broadcasts):
                 seq = srv.ask("BCAST")[1]
-                gen.ask(f"WAIT {seq} {args.clients} 10", timeout=40)
+                gen.ask(f"WAIT ours {seq} {args.clients} 10", timeout=40)
         finally:
             _stop(spy)
         gen.ask("CLOSE", timeout=120)

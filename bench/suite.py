@@ -83,10 +83,13 @@ def run_size(clients: int, log_dir: Path) -> list[Run]:
         time.sleep(0.2)
         before = {srv.name: rss_kib(srv.pid) for srv in servers}
         handshakes = {}
-        for srv in servers:
+        for i, srv in enumerate(servers):
             url = f"ws://127.0.0.1:{ports[srv.name]}/ws"
             mode = "tcp" if srv.name == "floor" else "ws"
-            handshakes[srv.name] = hs = connect_clients(srv, gens[srv.name], url, clients, mode)
+            source = f"127.0.0.{i + 2}"
+            handshakes[srv.name] = hs = connect_clients(
+                srv, gens[srv.name], url, clients, mode, source
+            )
             if hs.failed:
                 raise ProcError(f"{srv.name}: {hs.failed} of {clients} clients failed to connect")
         time.sleep(SETTLE_SECONDS)
