@@ -24,12 +24,10 @@ class Handshakes:
     the load generator rather than the server sets the rate."""
 
 
-def connect_clients(
-    server: Proc, loadgen: Proc, url: str, n: int, mode: str, source: str = "127.0.0.1"
-) -> Handshakes:
-    """Open ``n`` clients of ``server`` from ``source``, ``IN_FLIGHT`` at a time."""
+def connect_clients(server: Proc, loadgen: Proc, url: str, n: int, mode: str) -> Handshakes:
+    """Open ``n`` clients of ``server`` through the load generator, ``IN_FLIGHT`` at a time."""
     cpu0, gen0 = cpu_seconds(server.pid), cpu_seconds(loadgen.pid)
-    words = loadgen.ask(f"CONNECT {server.name} {url} {n} {IN_FLIGHT} {mode} {source}", timeout=300)
+    words = loadgen.ask(f"CONNECT {server.name} {url} {n} {IN_FLIGHT} {mode}", timeout=300)
     cpu1, gen1 = cpu_seconds(server.pid), cpu_seconds(loadgen.pid)
     opened, failed, elapsed_ns = int(words[1]), int(words[2]), int(words[3])
     return Handshakes(

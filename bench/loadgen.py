@@ -2,9 +2,8 @@
 
 Runs in its own process (pinned by the orchestrator to the other core) and takes one control
 line at a time on stdin:
-``CONNECT tag url n inflight ws|tcp source``
-                                       open n clients of the server called ``tag`` from the
-                                       loopback address ``source``, ``inflight`` at once:
+``CONNECT tag url n inflight ws|tcp``  open n clients of the server called ``tag``, at most
+                                       ``inflight`` opening at once:
                                        ``CONNECTED ok failed elapsed_ns``
 ``WAIT tag seq n timeout``             until n clients of ``tag`` have the message with that
                                        seq: ``GOT seq count first_ns last_ns`` (monotonic_ns)
@@ -122,11 +121,8 @@ def _picows_listener(recorder: Recorder) -> Callable[[], Any]:
 class Clients:
     """The open clients and how to open and close them."""
 
-    def __init__(self, recorder: Recorder, source: str) -> None:
+    def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        self.local_addr = (source, 0)
-        """Each server's clients get their own source address, so no server's handshakes pay
-        for a kernel port search among another server's thousands of connections."""
         self.closers: list[Callable[[], object]] = []
         self.tasks: list[asyncio.Task[None]] = []
         self.session: Any = None
@@ -137,15 +133,12 @@ class Clients:
         if mode == "tcp":
             host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
             transport, _ = await loop.create_connection(
-                lambda: TcpReceiver(self.recorder), host, int(port), local_addr=self.local_addr
+                lambda: TcpReceiver(self.recorder), host, int(port)
             )
             self.closers.append(transport.close)
         elif picows is not None:
             transport, _ = await picows.ws_connect(
-                _picows_listener(self.recorder),
-                url,
-                websocket_handshake_timeout=CONNECT_TIMEOUT,
-                local_addr=self.local_addr,
+                _picows_listener(self.recorder), url, websocket_handshake_timeout=CONNECT_TIMEOUT
             )
             self.closers.append(transport.disconnect)
         else:
@@ -156,9 +149,7 @@ class Clients:
 
         if self.session is None:
             self.session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=0, force_close=True, local_addr=self.local_addr
-                )
+                connector=aiohttp.TCPConnector(limit=0, force_close=True)
             )
         ws = await self.session.ws_connect(url, compress=0, autoping=True)
         recorder = self.recorder
@@ -215,8 +206,8 @@ async def main() -> None:
 
     async def handle(words: list[str]) -> str:
         match words:
-            case ["CONNECT", tag, url, n, inflight, mode, source]:
-                clients = servers.setdefault(tag, Clients(Recorder(), source))
+            case ["CONNECT", tag, url, n, inflight, mode]:
+                clients = servers.setdefault(tag, Clients(Recorder()))
                 ok, failed, elapsed = await clients.connect(url, int(n), int(inflight), mode)
                 return f"CONNECTED {ok} {failed} {elapsed}"
             case ["WAIT", tag, seq, n, timeout]:

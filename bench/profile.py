@@ -80,7 +80,7 @@ def main() -> int:
         try:
             time.sleep(1)
             url = f"ws://127.0.0.1:{port}/ws"
-            gen.ask(f"CONNECT ours {url} {args.clients} 100 ws 127.0.0.2", timeout=300)
+            gen.ask(f"CONNECT ours {url} {args.clients} 100 ws", timeout=300)
         finally:
             _stop(spy)
         spy = _spy(srv.pid, broadcasting)

@@ -83,13 +83,10 @@ def run_size(clients: int, log_dir: Path) -> list[Run]:
         time.sleep(0.2)
         before = {srv.name: rss_kib(srv.pid) for srv in servers}
         handshakes = {}
-        for i, srv in enumerate(servers):
+        for srv in servers:
             url = f"ws://127.0.0.1:{ports[srv.name]}/ws"
             mode = "tcp" if srv.name == "floor" else "ws"
-            source = f"127.0.0.{i + 2}"
-            handshakes[srv.name] = hs = connect_clients(
-                srv, gens[srv.name], url, clients, mode, source
-            )
+            handshakes[srv.name] = hs = connect_clients(srv, gens[srv.name], url, clients, mode)
             if hs.failed:
                 raise ProcError(f"{srv.name}: {hs.failed} of {clients} clients failed to connect")
         time.sleep(SETTLE_SECONDS)
