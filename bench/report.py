@@ -301,7 +301,15 @@ def markdown(res: Results, notes: str = "") -> str:
         "",
     ]
     lines += _table(FANOUT_HEADER, _fanout_rows(res))
+    gcs = [
+        f"{r.clients:,}: {r.gc_during_broadcasts[0]} ({r.gc_during_broadcasts[1]} of generation 2,"
+        f" longest {r.gc_during_broadcasts[2]:.1f} ms)"
+        for r in res.runs
+        if r.gc_during_broadcasts is not None
+    ]
     lines += [
+        "",
+        "Garbage collections in our server during its broadcasts: " + "; ".join(gcs) + ".",
         "",
         "## Stage timing (ours, 21 transitions in 7 calculations)",
         "",

@@ -50,6 +50,8 @@ class Run:
     state_changes: int | None = None
     other_load: float = 0.0
     """Percent of the two cores used by processes outside the benchmark during this N."""
+    gc_during_broadcasts: tuple[int, int, float] | None = None
+    """Ours only: garbage collections during the broadcasts (all, gen 2, longest ms)."""
 
 
 def _metrics(port: int) -> dict[str, int]:
@@ -91,7 +93,9 @@ def run_size(clients: int, log_dir: Path) -> list[Run]:
                 raise ProcError(f"{srv.name}: {hs.failed} of {clients} clients failed to connect")
         time.sleep(SETTLE_SECONDS)
         connected = {srv.name: rss_kib(srv.pid) for srv in servers}
+        servers[0].ask("GC")
         fanouts = measure_fanout(servers, gens, clients, BROADCASTS)
+        _, count, gen2, longest = servers[0].ask("GC")
         time.sleep(0.2)
         runs = {
             srv.name: Run(
@@ -106,6 +110,7 @@ def run_size(clients: int, log_dir: Path) -> list[Run]:
             for srv in servers
         }
         ours = runs["ours"]
+        ours.gc_during_broadcasts = (int(count), int(gen2), int(longest) / 1e6)
         ours.stages = measure_stages(servers[0], gens["ours"], clients)
         metrics = _metrics(ports["ours"])
         ours.encodes = metrics["calc_encodes_total"]

@@ -9,12 +9,14 @@ Control lines:
 ``START``           start a calculation: ``SENT seq t0_ns call_ns fanout_ns``
 ``STAGE seconds``   set the stage duration for the next calculation
 ``TIMES first``     broadcast entry times of every seq >= first: ``TIMES seq:ns ...``
+``GC``              garbage collections since the last ``GC``: ``GC count gen2 longest_ns``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 import time
@@ -52,6 +54,17 @@ async def main(port: int, stage_seconds: float, heartbeat: float) -> None:
     hub.broadcast_state = timed_broadcast  # type: ignore[method-assign]
     hub._fan_out = timed_fan_out  # type: ignore[method-assign]
 
+    collections: list[tuple[int, int]] = []
+    collecting = [0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collecting[0] = time.perf_counter_ns()
+        else:
+            collections.append((info["generation"], time.perf_counter_ns() - collecting[0]))
+
+    gc.callbacks.append(on_gc)
+
     async def handle(words: list[str]) -> str:
         match words:
             case ["BCAST" | "START" as what]:
@@ -69,6 +82,12 @@ async def main(port: int, stage_seconds: float, heartbeat: float) -> None:
             case ["STAGE", seconds]:
                 service.calculation.stage_duration = float(seconds)
                 return "OK"
+            case ["GC"]:
+                gen2 = sum(1 for generation, _ in collections if generation == 2)
+                longest = max((ns for _, ns in collections), default=0)
+                answer = f"GC {len(collections)} {gen2} {longest}"
+                collections.clear()
+                return answer
             case ["TIMES", first]:
                 since = int(first)
                 pairs = " ".join(f"{s}:{t}" for s, t in sorted(broadcast_ns.items()) if s >= since)
