@@ -24,6 +24,7 @@ from calc_client.cli_output import (
     timestamped,
 )
 from calc_client.link import ConnectFailed, Link, connect
+from calc_client.text import plain
 from protocol import PROTOCOL_VERSION, Ack, Error, Phase, ServerMessage, State
 
 
@@ -164,7 +165,7 @@ def _connect_reason(exc: ConnectFailed) -> str:
 
 
 def _say(line: str) -> None:
-    print(line, flush=True)
+    print(plain(line, limit=1000), flush=True)
 
 
 async def _current_state(inbox: Inbox) -> State:
@@ -263,4 +264,4 @@ async def watch(inbox: Inbox, *, as_json: bool) -> ExitCode:
 
 def write_error(message: str) -> None:
     """One plain line on stderr."""
-    print(f"calc: {message}", file=sys.stderr, flush=True)
+    print(f"calc: {plain(message, limit=1000)}", file=sys.stderr, flush=True)

@@ -245,5 +245,7 @@ def _describe_error(exc: BaseException) -> str:
         return "timed out"
     if isinstance(exc, aiohttp.ClientConnectorError):
         errno = exc.os_error.errno
-        return f"cannot connect: {os.strerror(errno) if errno else exc.os_error}"
+        if errno and errno > 0:  # name resolution failures carry negative (gai) codes
+            return f"cannot connect: {os.strerror(errno)}"
+        return f"cannot connect: {exc.os_error.strerror or exc.os_error}"
     return str(exc) or type(exc).__name__

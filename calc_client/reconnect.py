@@ -115,7 +115,7 @@ class Reconnector:
         )
 
     async def _wait(self, delay: float | None) -> None:
-        self._wake.clear()
+        # a retry_now() that came during the last attempt still counts: it is not cleared here
         try:
             async with asyncio.timeout(delay):
                 await self._wake.wait()

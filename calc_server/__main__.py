@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import secrets
 import signal
 import ssl
@@ -14,9 +15,18 @@ from dataclasses import replace
 from calc_server.config import Settings, parse_settings
 from calc_server.loop import loop_factory
 from calc_server.runner import RunningServer, start_server
-from protocol.tokenfile import token_path, write_token
+from protocol.tokenfile import remove_token, write_token
 
 log = logging.getLogger("calc_server")
+
+
+def raise_open_file_limit(connections: int) -> None:
+    """Lift the soft limit on open files towards the hard one: each client is a socket."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + 64  # listening socket, logs, the loop's own descriptors
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
 
 
 def announce_token(server: RunningServer, token: str) -> None:
@@ -49,26 +59,33 @@ async def serve(settings: Settings) -> None:
         log.error("%s", exc)
         raise SystemExit(2) from None
     except (OSError, ssl.SSLError) as exc:
-        log.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc)
+        log.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc.strerror or exc)
         raise SystemExit(1) from None
-    if generated and settings.token is not None:
-        announce_token(server, settings.token)
-    elif settings.no_auth:
-        log.warning("authentication is off (--no-auth): anyone on this machine can connect")
-    log.info("listening on %s (stage %gs)", server.url, settings.stage_seconds)
     try:
+        if generated and settings.token is not None:
+            announce_token(server, settings.token)
+        else:
+            # a token file left by a crashed server on this port would now be wrong
+            remove_token(server.port)
+        if settings.no_auth:
+            log.warning("authentication is off (--no-auth): anyone on this machine can connect")
+        log.info("listening on %s (stage %gs)", server.url, settings.stage_seconds)
         await stop.wait()
+    except OSError as exc:
+        log.error("cannot write the token file: %s", exc)
+        raise SystemExit(1) from None
     finally:
         log.info("shutting down")
         await server.stop()
         if generated:
-            token_path(server.port).unlink(missing_ok=True)
+            remove_token(server.port)
     log.info("stopped")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the settings, serve, and exit 0 after a graceful shutdown."""
     settings = parse_settings(argv)
+    raise_open_file_limit(settings.max_connections)
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

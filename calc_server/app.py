@@ -63,9 +63,8 @@ async def _on_shutdown(app: web.Application) -> None:
     hub = app[HUB]
     app[SERVICE].shutdown()
     hub.stop()
+    # peers stay in the hub: each handler removes its own and logs the disconnect
     peers = hub.peers
-    for peer in peers:
-        hub.remove(peer)
     closes = [
         peer.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for peer in peers
     ]

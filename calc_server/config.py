@@ -6,6 +6,7 @@ import argparse
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from protocol.tokenfile import is_loopback
 
@@ -51,6 +52,20 @@ class Settings:
         """Raise ``ValueError`` with a plain reason if these settings are unsafe or incomplete."""
         if self.token is None and not self.no_auth:
             raise ValueError("a token is required (or --no-auth on a loopback address)")
+        if self.token is not None and self.no_auth:
+            raise ValueError(
+                "--no-auth and a token (--token or CALC_TOKEN) contradict each other; "
+                "give one or the other"
+            )
+        if self.max_connections < 1:
+            raise ValueError("--max-connections must be at least 1")
+        for origin in self.allowed_origins:
+            parts = urlsplit(origin)
+            if not parts.scheme or not parts.netloc or parts.path or parts.query:
+                raise ValueError(
+                    f"--allow-origin {origin!r}: give scheme://host[:port] with nothing after "
+                    "it, exactly as a browser sends it (e.g. https://example.com)"
+                )
         if self.no_auth and not is_loopback(self.host):
             raise ValueError(
                 f"--no-auth is only allowed on a loopback address, not {self.host}; "
@@ -61,17 +76,25 @@ class Settings:
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
 
 
 def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number 0-65535, got {text}")
-    return value
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0-65535, got {text!r}")
+    return int(text)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
@@ -134,7 +157,7 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-connections",
-        type=int,
+        type=_count,
         default=env.get("CALC_MAX_CONNECTIONS", 10_000),
         help="beyond this, handshakes get HTTP 503 (env CALC_MAX_CONNECTIONS, default %(default)s)",
     )

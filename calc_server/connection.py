@@ -39,6 +39,9 @@ RATE_LIMIT_CLOSE_AFTER = 20
 REMEMBERED_REQUESTS = 256
 """How many request ids per connection are remembered to answer repeats identically."""
 
+MAX_ERROR_TEXT = 200
+"""Longest ``error.message`` (and log excerpt) for a bad frame, in characters."""
+
 NO_STATUS_RECEIVED = 1005
 """RFC 6455 code for a close frame that carried no status code."""
 
@@ -82,9 +85,13 @@ class Connection:
         try:
             message = client_decoder.decode(data)
         except msgspec.DecodeError as exc:
-            log.info("client %s sent a bad message: %s", self.peer.label, exc)
+            # the decoder quotes offending values; a huge frame must not come back or be logged
+            text = str(exc)
+            if len(text) > MAX_ERROR_TEXT:
+                text = text[: MAX_ERROR_TEXT - 1] + "…"
+            log.info("client %s sent a bad message: %r", self.peer.label, text)
             self._hub.metrics.bad_messages += 1
-            self._error("bad_message", str(exc), request_id_of(data))
+            self._error("bad_message", text, request_id_of(data))
             return
         match message:
             case Hello(protocol=protocol, client=name):

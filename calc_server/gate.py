@@ -26,7 +26,10 @@ def token_matches(presented: str | None, expected: str) -> bool:
     """Constant-time comparison of the presented token with the expected one."""
     if presented is None:
         return False
-    return hmac.compare_digest(presented.encode(), expected.encode())
+    # header bytes that are not UTF-8 arrive surrogate-escaped; they must fail, not raise
+    return hmac.compare_digest(
+        presented.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+    )
 
 
 def authorized(request: web.BaseRequest, token: str | None) -> bool:

@@ -99,9 +99,21 @@ class Hub:
         return False
 
     def send(self, peer: Peer, payload: bytes) -> None:
-        """Write one pre-encoded message to one peer, unless it is closing."""
-        if not (peer.ws.closed or peer.transport.is_closing()):
-            peer.transport.write(text_frame(payload))
+        """Write one reply to one peer, unless it is closing or behind.
+
+        A peer that asks and never reads would otherwise grow its buffer without bound: it
+        is marked behind like a slow broadcast receiver, its replies are dropped, it gets
+        the latest snapshot when it drains, and is cut off if it does not.
+        """
+        transport = peer.transport
+        if peer.ws.closed or transport.is_closing():
+            return
+        if peer.behind_since is None and transport.get_write_buffer_size() > self._limit:
+            self._mark_behind(peer)
+        if peer.behind_since is None:
+            transport.write(text_frame(payload))
+        else:
+            self.metrics.peers_skipped += 1
 
     def broadcast_state(self, payload: bytes) -> None:
         """Fan a pre-encoded state message out to every peer."""
@@ -124,20 +136,21 @@ class Hub:
 
     def _fan_out(self, frame: bytes) -> None:
         limit = self._limit
-        newly_behind = False
         for peer in self._peers:
             transport = peer.transport
             if peer.behind_since is not None:
                 peer.missed = True
                 self.metrics.peers_skipped += 1
             elif transport.get_write_buffer_size() > limit:
-                peer.behind_since = asyncio.get_running_loop().time()
-                peer.missed = True
-                newly_behind = True
-                log.warning("client %s is behind, skipping it until it drains", peer.label)
+                self._mark_behind(peer)
             elif not (peer.ws.closed or transport.is_closing()):
                 transport.write(frame)
-        if newly_behind and self._sweep is None:
+
+    def _mark_behind(self, peer: Peer) -> None:
+        peer.behind_since = asyncio.get_running_loop().time()
+        peer.missed = True
+        log.warning("client %s is behind, skipping it until it drains", peer.label)
+        if self._sweep is None:
             self._schedule_sweep()
 
     def _schedule_sweep(self) -> None:

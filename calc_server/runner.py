@@ -54,7 +54,12 @@ async def start_server(settings: Settings) -> RunningServer:
     ssl_context = None
     if settings.tls_cert is not None:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
+        try:
+            ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
+        except OSError as exc:  # ssl.SSLError included: say which files, not just why
+            files = f"{settings.tls_cert} / {settings.tls_key}"
+            reason = f"TLS certificate or key {files}: {exc.strerror or exc}"
+            raise OSError(exc.errno, reason) from None
     runner = web.AppRunner(
         app,
         handle_signals=False,

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from calc_client.link import DEFAULT_URL
 from calc_client.security import INSECURE_WARNING, add_security_options, client_ssl
-from calc_tui.app import make_app
+from calc_tui.app import CalcApp, make_app
 
 SERVE_PORT = 8765
 """Port of the embedded server when ``--serve`` is given without ``--port``."""
@@ -80,7 +80,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return app.return_code or 0
     from calc_tui.serve import serve_and_run  # the only path that loads calc_server
 
-    return asyncio.run(serve_and_run(make_app, port=args.port, stage_seconds=args.stage_seconds))
+    def make(url: str, token: str) -> CalcApp:
+        return make_app(url, token=token)
+
+    return asyncio.run(
+        serve_and_run(
+            make,
+            port=args.port,
+            stage_seconds=args.stage_seconds,
+            token=args.token or os.environ.get("CALC_TOKEN"),
+        )
+    )
 
 
 if __name__ == "__main__":

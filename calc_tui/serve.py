@@ -6,9 +6,11 @@ usable without the server's code.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import secrets
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +20,7 @@ from textual.logging import TextualHandler
 
 from calc_server.config import DEFAULT_PORT, Settings
 from calc_server.runner import start_server
-from protocol.tokenfile import write_token
+from protocol.tokenfile import remove_token, write_token
 
 __all__ = ["DEFAULT_PORT", "serve_and_run"]
 
@@ -39,21 +41,24 @@ def _server_logs_to_textual() -> Iterator[None]:
 
 
 async def serve_and_run(
-    make: Callable[[str], App[None]],
+    make: Callable[[str, str], App[None]],
     *,
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     stage_seconds: float = 2.0,
+    token: str | None = None,
     headless: bool = False,
 ) -> int:
-    """Start a server on ``host:port``, run the app ``make(url)`` against it, then stop it.
+    """Start a server on ``host:port``, run the app ``make(url, token)`` against it, stop it.
 
+    ``token`` None means a fresh random one. SIGTERM and SIGHUP (a closed SSH session) end
+    the app like ``q`` does, so the server still shuts down cleanly and clients hear 1001.
     Returns the process exit code: 1 if the port cannot be bound.
     """
     with _server_logs_to_textual():
-        # A fresh token for every run, left in the token file: this app's own client and any
-        # `calc-tui`/`calc` started on this machine for the same port find it there.
-        token = secrets.token_urlsafe(32)
+        # The token is left in the token file: this app's own client and any `calc-tui` or
+        # `calc` started on this machine for the same port find it there.
+        token = token or secrets.token_urlsafe(32)
         settings = Settings(host=host, port=port, stage_seconds=stage_seconds, token=token)
         try:
             server = await start_server(settings)
@@ -63,11 +68,16 @@ async def serve_and_run(
                 reason = "the port is in use (choose another with --port)"
             print(f"calc-tui: cannot serve on {host}:{port}: {reason}", file=sys.stderr)
             return 1
-        path = write_token(server.port, token)
+        loop = asyncio.get_running_loop()
         try:
-            app = make(server.url)
+            write_token(server.port, token)
+            app = make(server.url, token)
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, app.exit)
             await app.run_async(headless=headless)
         finally:
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
             await server.stop()
-            path.unlink(missing_ok=True)
+            remove_token(server.port)
     return app.return_code or 0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import unicodedata
+from calc_client.text import plain
 
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+__all__ = ["describe_rejection", "plain", "seconds"]
 
 _REJECTIONS = {
     "already_running": "A calculation is already running",
@@ -12,20 +12,6 @@ _REJECTIONS = {
     "stale_calculation": "That calculation has already ended",
     "rate_limited": "Too many commands; slow down",
 }
-
-
-def plain(text: str, limit: int = 200) -> str:
-    """Server text fit for one line: control and bidi characters removed, length capped.
-
-    Callers still pass it as plain content (never as markup), so brackets stay literal.
-    """
-    cleaned = "".join(
-        " " if ch in "\t\n\r" else ch
-        for ch in text
-        if ch in "\t\n\r" or (unicodedata.category(ch) != "Cc" and ch not in _BIDI_CONTROLS)
-    )
-    cleaned = " ".join(cleaned.split())
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def describe_rejection(reason: str | None) -> str:

@@ -70,4 +70,4 @@ def request_id_of(data: bytes | str) -> str | None:
         request_id = _envelope_decoder.decode(data).request_id
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         return None
-    return request_id[:64] if request_id else None
+    return request_id if request_id and len(request_id) <= 64 else None

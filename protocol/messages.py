@@ -25,8 +25,18 @@ RequestId = Annotated[
         description="Client-chosen id, echoed in the ack. 1 to 64 characters.",
     ),
 ]
+CLIENT_NAME_PATTERN = "^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+$"
+"""Client names carry no control or bidi-override characters: they end up in logs and on
+other users' terminals."""
+
 ClientName = Annotated[
-    str, Meta(min_length=1, max_length=64, description="Client name, 1 to 64 characters.")
+    str,
+    Meta(
+        min_length=1,
+        max_length=64,
+        pattern=CLIENT_NAME_PATTERN,
+        description="Client name, 1 to 64 characters, no control characters.",
+    ),
 ]
 Count = Annotated[int, Meta(ge=0)]
 Seconds = Annotated[float, Meta(ge=0)]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import stat
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,24 +29,61 @@ def token_path(port: int, env: Mapping[str, str] = os.environ) -> Path:
     return token_dir(env) / f"token-{port}"
 
 
+class UnsafeTokenDir(OSError):
+    """The token directory is not private to this user, so a token must not go there."""
+
+
+def _private_dir(directory: Path) -> None:
+    """Create ``directory`` (0700) or check that the existing one is ours and private."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = directory.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise UnsafeTokenDir(f"{directory} is not a directory owned by this user")
+    if info.st_mode & 0o077:
+        directory.chmod(0o700)  # ours: tighten it rather than leak into it
+
+
 def write_token(port: int, token: str, env: Mapping[str, str] = os.environ) -> Path:
-    """Write ``token`` for ``port`` with mode 0600 (created that way, never world-readable)."""
+    """Write ``token`` for ``port``: a new 0600 file in a private directory, then renamed.
+
+    The temporary file is created exclusively (``mkstemp``), so nobody can plant a link
+    where the token is written; raises ``UnsafeTokenDir`` if the directory is not ours.
+    """
     path = token_path(port, env)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    os.replace(tmp, path)
+    _private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
 def read_token(port: int, env: Mapping[str, str] = os.environ) -> str | None:
-    """The token left by the local server on ``port``, or None."""
+    """The token left by the local server on ``port``, or None.
+
+    Only a regular file owned by this user and readable by nobody else counts; a link or a
+    file someone else could have written is ignored.
+    """
     try:
-        return token_path(port, env).read_text().strip() or None
+        fd = os.open(token_path(port, env), os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return None
+    with os.fdopen(fd) as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+            return None
+        if info.st_mode & 0o077:
+            return None
+        return f.read().strip() or None
+
+
+def remove_token(port: int, env: Mapping[str, str] = os.environ) -> None:
+    """Remove the token file of ``port``, if there is one."""
+    token_path(port, env).unlink(missing_ok=True)
 
 
 def is_loopback(host: str) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -10,14 +12,15 @@ from typing import Any
 
 import pytest
 
+from calc_server.config import Settings
+from calc_server.runner import RunningServer, start_server
+
 # Token files of servers started by the tests go to a private directory, never $HOME, and no
 # token from the developer's shell leaks into a test.
 os.environ["CALC_TOKEN_DIR"] = tempfile.mkdtemp(prefix="calc-test-tokens-")
+atexit.register(shutil.rmtree, os.environ["CALC_TOKEN_DIR"], ignore_errors=True)
 os.environ.pop("CALC_TOKEN", None)
 os.environ.pop("CALC_URL", None)
-
-from calc_server.config import Settings
-from calc_server.runner import RunningServer, start_server
 
 TEST_SETTINGS = Settings(host="127.0.0.1", port=0, stage_seconds=0.2, heartbeat=5.0, no_auth=True)
 """Loopback, any free port, 0.2 s stages, no token (security tests set their own)."""

@@ -69,6 +69,12 @@ class SilentPeer:
             return True
         return True
 
+    def send_text(self, payload: bytes) -> None:
+        """Send one masked client text frame (payload under 126 bytes)."""
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+
     def close(self) -> None:
         """Drop the connection."""
         self.writer.close()

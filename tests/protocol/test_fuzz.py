@@ -27,6 +27,7 @@ from protocol import (
     encode,
     server_decoder,
 )
+from protocol.messages import CLIENT_NAME_PATTERN as NAME_PATTERN
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -109,7 +110,12 @@ def test_deeply_nested_arrays(text: str) -> None:
 
 request_ids = st.text(min_size=1, max_size=64)
 client_messages = st.one_of(
-    st.builds(Hello, protocol=st.integers(), client=st.none() | st.text(min_size=1, max_size=64)),
+    st.builds(
+        Hello,
+        protocol=st.integers(),
+        client=st.none()
+        | st.from_regex(NAME_PATTERN, fullmatch=True).filter(lambda n: len(n) <= 64),
+    ),
     st.builds(Start, request_id=request_ids),
     st.builds(Cancel, request_id=request_ids, calculation_id=st.none() | st.text()),
     st.builds(Sync, request_id=request_ids),

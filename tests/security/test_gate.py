@@ -234,3 +234,30 @@ async def test_start_needs_token_too(guarded: RunningServer) -> None:
         assert (await holder.ack("mine")).accepted
     finally:
         await holder.close()
+
+
+async def test_undecodable_authorization_header_gets_401_not_500(guarded: RunningServer) -> None:
+    reader, writer = await asyncio.open_connection(guarded.host, guarded.port)
+    writer.write(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        b"Authorization: Bearer \xff\xfe\r\n\r\n"
+    )
+    async with asyncio.timeout(5):
+        status_line = await reader.readline()
+    writer.close()
+    assert status_line.startswith(b"HTTP/1.1 401")
+
+
+@pytest.mark.parametrize(
+    ("settings", "complaint"),
+    [
+        (Settings(no_auth=True, token="t"), "contradict each other"),
+        (Settings(token="t", max_connections=0), "at least 1"),
+        (Settings(token="t", allowed_origins=frozenset({"https://x.example/"})), "scheme://host"),
+        (Settings(token="t", allowed_origins=frozenset({"x.example"})), "scheme://host"),
+    ],
+)
+def test_contradictory_or_useless_settings_are_refused(settings: Settings, complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        settings.check()

@@ -10,7 +10,7 @@ import stat
 import sys
 from pathlib import Path
 
-from protocol.tokenfile import read_token, token_path
+from protocol.tokenfile import read_token, token_path, write_token
 from tests.client.calc_process import clean_env, run_calc
 
 CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
@@ -116,3 +116,50 @@ def test_token_file_path_follows_runtime_dir() -> None:
     assert token_path(8765, env) == Path("/run/user/1000/calc/token-8765")
     assert token_path(8765, {"CALC_TOKEN_DIR": "/x"}) == Path("/x/token-8765")
     assert str(token_path(1, {})).startswith(os.path.expanduser("~"))
+
+
+def test_token_dir_is_made_private_and_planted_links_are_not_followed(tmp_path: Path) -> None:
+    env = {"CALC_TOKEN_DIR": str(tmp_path / "shared")}
+    directory = tmp_path / "shared"
+    directory.mkdir(mode=0o777)
+    directory.chmod(0o777)
+    bait = tmp_path / "world-readable"
+    bait.write_text("")
+    bait.chmod(0o644)
+    # an attacker's guess at a temporary name, and the final name, both as links to the bait
+    (directory / f".token-9999.{os.getpid()}").symlink_to(bait)
+    (directory / "token-9998").symlink_to(bait)
+    path = write_token(9999, "secret", env)
+    assert bait.read_text() == ""
+    assert not path.is_symlink()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert read_token(9999, env) == "secret"
+    assert read_token(9998, env) is None  # a link is never read
+
+
+def test_a_token_file_others_could_read_or_write_is_ignored(tmp_path: Path) -> None:
+    env = {"CALC_TOKEN_DIR": str(tmp_path)}
+    path = write_token(7000, "secret", env)
+    path.chmod(0o644)
+    assert read_token(7000, env) is None
+    path.chmod(0o600)
+    assert read_token(7000, env) == "secret"
+
+
+async def test_explicit_token_server_removes_a_stale_token_file(tmp_path: Path) -> None:
+    env = clean_env(CALC_TOKEN_DIR=str(tmp_path))
+    proc, port, _ = await start_server(env, "--token", "fresh-token")
+    try:
+        write_token(port, "stale-token-from-a-crash", env)  # as a crashed server would leave
+        await stop(proc)
+        proc, port2, _ = await start_server(env, "--token", "fresh-token", "--port", str(port))
+        assert port2 == port
+        assert read_token(port, env) is None
+        assert (await run_calc("status", "--url", f"ws://127.0.0.1:{port}/ws", env=env)).code == 2
+        with_token = {**env, "CALC_TOKEN": "fresh-token"}
+        url = f"ws://127.0.0.1:{port}/ws"
+        assert (await run_calc("status", "--url", url, env=with_token)).code == 0
+    finally:
+        if proc.returncode is None:
+            await stop(proc)

@@ -11,7 +11,7 @@ from aiohttp import WSCloseCode
 
 from calc_server.connection import Connection
 from calc_server.runner import RunningServer
-from protocol import Ack, Error, Presence, Sync
+from protocol import Ack, Error, Presence, Start, State, Sync
 from tests.wsclient import RawClient
 
 
@@ -167,3 +167,35 @@ async def test_disconnect_log_names_the_code_the_server_closed_with(
         await offender.close()
     [line] = [r.getMessage() for r in caplog.records if "disconnect" in r.getMessage()]
     assert re.fullmatch(r"disconnect c\d+ from 127\.0\.0\.1:\d+ \(code 1003\), 0 connected", line)
+
+
+async def test_control_characters_in_the_client_name_are_refused(server: RunningServer) -> None:
+    client = await open_ready(server)
+    try:
+        await client.send(b'{"type":"hello","protocol":1,"client":"evil\\u001b[2J\\nFORGED"}')
+        error = await client.expect(Error)
+        assert error.code == "bad_message"
+        assert "$.client" in error.message
+        await client.send(Start(request_id="s"))
+        await client.ack("s")
+        started = await client.expect(State, lambda s: s.seq == 1)
+        assert started.started_by is not None
+        assert "FORGED" not in started.started_by
+    finally:
+        await client.close()
+
+
+async def test_huge_bad_frame_is_neither_echoed_nor_logged_in_full(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="calc_server")
+    client = await open_ready(server)
+    try:
+        await client.send(b'{"type":"' + b"x" * 60000 + b'"}')
+        error = await client.expect(Error)
+        assert error.code == "bad_message"
+        assert len(error.message) <= 200
+        await still_usable(client)
+    finally:
+        await client.close()
+    assert max(len(r.getMessage()) for r in caplog.records) < 400

@@ -158,3 +158,28 @@ async def test_heartbeat_drops_silent_peer_within_two_intervals(
         silent.close()
     finally:
         await watcher.close()
+
+
+async def test_peer_that_asks_but_never_reads_is_cut_off_too(server_factory: ServerFactory) -> None:
+    server = await server_factory(
+        send_buffer_limit=2048, behind_timeout=0.3, rate_burst=1000, rate_per_second=1000.0
+    )
+    watcher = await open_ready(server)
+    try:
+        asker = await SilentPeer.open(server.host, server.port)
+        await watcher.expect(Presence, lambda p: p.clients == 2)
+        hub = server.app[HUB]
+        local = asker.writer.get_extra_info("sockname")
+        [peer] = [p for p in hub.peers if p.remote == f"{local[0]}:{local[1]}"]
+        sock = peer.transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        for i in range(600):  # bounded; its replies pile up since it never reads them
+            asker.send_text(b'{"type":"sync","request_id":"s%d"}' % i)
+            await asker.writer.drain()
+            await asyncio.sleep(0)  # let the server answer each one, as a live peer's would be
+        await watcher.expect(Presence, lambda p: p.clients == 1, timeout=3)
+        assert hub.metrics.peers_cut_off == 1
+        assert hub.metrics.peers_skipped > 0  # replies dropped while it was behind
+        asker.close()
+    finally:
+        await watcher.close()

@@ -32,8 +32,8 @@ async def test_serve_runs_the_app_against_an_embedded_server_in_the_same_loop() 
     apps: list[CalcApp] = []
     connected = asyncio.Event()
 
-    def make(url: str) -> CalcApp:
-        app = make_app(url)
+    def make(url: str, token: str) -> CalcApp:
+        app = make_app(url, token=token)
         app.watch(app, "calc", lambda _: is_connected(app) and connected.set(), init=False)
         apps.append(app)
         return app
@@ -57,7 +57,7 @@ async def test_serve_reports_a_port_in_use(capsys: pytest.CaptureFixture[str]) -
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code = await serve_and_run(make_app, port=port, headless=True)
+        code = await serve_and_run(lambda url, token: make_app(url), port=port, headless=True)
     assert code == 1
     err = capsys.readouterr().err
     assert f"cannot serve on 127.0.0.1:{port}: the port is in use" in err
