@@ -160,7 +160,7 @@ def _describe_close(code: int) -> str:
     if code == WSCloseCode.OK:
         return "closed by server"
     if code == WSCloseCode.ABNORMAL_CLOSURE:
-        return "connection lost"
+        return "no close handshake (code 1006)"
     return f"{known or 'closed'} (code {code})"
 
 

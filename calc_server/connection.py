@@ -54,7 +54,7 @@ class Connection:
         self._hub = hub
         self._service = service
         self._bucket = bucket
-        self._answers: OrderedDict[str, bytes] = OrderedDict()
+        self._answers: OrderedDict[str, bytes] | None = None  # made on the first command
 
     async def serve(self) -> None:
         """Handle frames until the peer closes or must be closed."""
@@ -113,6 +113,8 @@ class Connection:
                 self._hub.send(self.peer, encode(Ack(request_id=rid, accepted=True, seq=state.seq)))
 
     def _command(self, request_id: str, run: Callable[[], Outcome]) -> None:
+        if self._answers is None:
+            self._answers = OrderedDict()
         answer = self._answers.get(request_id)
         if answer is None:
             outcome = run()

@@ -75,6 +75,9 @@ class CalculationService:
 
     def _publish(self, changes: Iterable[State]) -> None:
         for state in changes:
+            self._hub.metrics.encodes += 1
+            self._hub.broadcast_state(encode(state))
+            # logged after the fan-out: formatting a log line is not worth a client's wait
             log.info(
                 "state %s seq=%d calculation=%s%s",
                 state.state.value,
@@ -82,8 +85,6 @@ class CalculationService:
                 state.calculation_id,
                 f" ended_by={state.ended_by}" if state.ended_by else "",
             )
-            self._hub.metrics.encodes += 1
-            self._hub.broadcast_state(encode(state))
 
     def _arm(self) -> None:
         self._disarm()

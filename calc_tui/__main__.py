@@ -16,16 +16,18 @@ SERVE_PORT = 8765
 
 
 def _port(text: str) -> int:
-    value = int(text)
-    if not 0 < value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number 1-65535, got {text}")
-    return value
+    if not text.isdigit() or not 0 < int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1-65535, got {text!r}")
+    return int(text)
 
 
 def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
 
 

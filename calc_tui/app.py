@@ -183,14 +183,15 @@ class CalcApp(App[None]):
         reason = plain(message.reason, 80)
         if was_connected:
             self._record(None, f"connection lost: {reason}", "bold")
+        elif message.retry_in is None:
+            self._record(None, f"{reason}; not retrying until r", "bold")
         elif reason != self._last_failure:
             self._record(None, reason)
         self._last_failure = reason
         if message.retry_in is None:
-            self._record(None, f"not retrying: {reason}", "bold")
             self.notify(
                 f"{reason}. Press r to try again.",
-                title="Connection refused",
+                title="Not connected",
                 severity="error",
                 timeout=10,
                 markup=False,
