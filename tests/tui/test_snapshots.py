@@ -55,7 +55,7 @@ def test_snapshot_reconnecting(snap_compare: SnapCompare) -> None:
         ConnectionOpened(welcome(clients=2)),
         received(state(Phase.STARTING, 1, stage=0)),
         received(state(Phase.IN_PROGRESS, 2, stage=1, stage_elapsed=0.8)),
-        ConnectionLost("connection lost", 0, 0.4),
+        ConnectionLost("no close handshake (code 1006)", 0, 0.4),
         until=lambda app: app.link_status.retry_in == 0.4,
     )
     assert snap_compare(fed_app(), terminal_size=(80, 24), run_before=run_before)
