@@ -97,8 +97,8 @@ class Hub:
         Writing and registering happen with no await in between, so no broadcast can slip
         between the welcome snapshot and the peer's first broadcast.
         """
-        for payload in first_frames:
-            peer.transport.write(text_frame(payload))
+        # one write, one syscall: handshakes are bound by per-connection syscalls
+        peer.transport.write(b"".join(text_frame(payload) for payload in first_frames))
         self._peers.add(peer)
         if self._freeze is None:
             self._freeze = asyncio.get_running_loop().call_later(FREEZE_AFTER, self._freeze_gc)
