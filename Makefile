@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/calc-tui --serve
+	$(BIN)/calc-tui --serve $(ARGS)
 
 test: $(STAMP) lint typecheck pytest
 

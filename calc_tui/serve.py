@@ -65,7 +65,7 @@ async def serve_and_run(
         except OSError as exc:
             reason = exc.strerror or str(exc)
             if exc.errno == errno.EADDRINUSE:
-                reason = "the port is in use (choose another with --port)"
+                reason = "the port is in use (choose another: calc-tui --serve --port N)"
             print(f"calc-tui: cannot serve on {host}:{port}: {reason}", file=sys.stderr)
             return 1
         loop = asyncio.get_running_loop()
