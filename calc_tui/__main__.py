@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from calc_client.link import DEFAULT_URL
 from calc_client.security import INSECURE_WARNING, add_security_options, client_ssl
 from calc_tui.app import CalcApp, make_app
+from calc_tui.hangup import ends_on_hangup
 
 SERVE_PORT = 8765
 """Port of the embedded server when ``--serve`` is given without ``--port``."""
@@ -78,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ssl=client_ssl(args.cafile, args.insecure),
             warning=INSECURE_WARNING if args.insecure else None,
         )
-        app.run()
+        with ends_on_hangup(app):
+            app.run()
         return app.return_code or 0
     from calc_tui.serve import serve_and_run  # the only path that loads calc_server
 

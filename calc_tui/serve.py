@@ -6,11 +6,9 @@ usable without the server's code.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 import secrets
-import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +18,7 @@ from textual.logging import TextualHandler
 
 from calc_server.config import DEFAULT_PORT, Settings
 from calc_server.runner import start_server
+from calc_tui.hangup import ends_on_hangup
 from protocol.tokenfile import remove_token, write_token
 
 __all__ = ["DEFAULT_PORT", "serve_and_run"]
@@ -68,16 +67,12 @@ async def serve_and_run(
                 reason = "the port is in use (choose another: calc-tui --serve --port N)"
             print(f"calc-tui: cannot serve on {host}:{port}: {reason}", file=sys.stderr)
             return 1
-        loop = asyncio.get_running_loop()
         try:
             write_token(server.port, token)
             app = make(server.url, token)
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, app.exit)
-            await app.run_async(headless=headless)
+            with ends_on_hangup(app, before_abandon=lambda: remove_token(server.port)):
+                await app.run_async(headless=headless)
         finally:
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.remove_signal_handler(sig)
             await server.stop()
             remove_token(server.port)
     return app.return_code or 0

@@ -52,8 +52,11 @@ class TerminalApp:
                 await self._more.wait()
 
     def close(self) -> None:
-        asyncio.get_running_loop().remove_reader(self.master)
-        os.close(self.master)
+        """Close the terminal's master side, as a closed window or a dropped SSH link does."""
+        if self.master >= 0:
+            asyncio.get_running_loop().remove_reader(self.master)
+            os.close(self.master)
+            self.master = -1
 
 
 @pytest.fixture
@@ -112,5 +115,27 @@ async def test_signal_shuts_the_embedded_server_down_cleanly(
         async with asyncio.timeout(5):
             assert await serving.proc.wait() == 0
         assert not token_path(serving.port, {"CALC_TOKEN_DIR": str(tmp_path)}).exists()
+    finally:
+        await watcher.close()
+
+
+async def test_terminal_gone_without_a_signal_ends_the_process_cleanly(
+    serving: TerminalApp, tmp_path: Path
+) -> None:
+    token = "token-from-the-environment"
+    watcher = await connect_when_up(serving.port, token)
+    try:
+        await serving.shows(b"connected")
+        await watcher.send(Start(request_id="go"))  # a running calculation repaints constantly
+        await watcher.expect(State, lambda s: s.state is Phase.STARTING)
+        serving.close()  # the terminal goes away and no signal comes (as under `make run`)
+        async with asyncio.timeout(10):
+            await serving.proc.wait()
+        final = await watcher.expect(State, lambda s: s.state.terminal)
+        assert (final.state, final.ended_by) == (Phase.CANCELED, "server shutdown")
+        assert await watcher.wait_closed() == WSCloseCode.GOING_AWAY
+        assert not token_path(serving.port, {"CALC_TOKEN_DIR": str(tmp_path)}).exists()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", serving.port))  # the port is free again
     finally:
         await watcher.close()
