@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 from calc_client import cli_commands
 from calc_client.cli_commands import CommandFailed, ConnectionOptions, ExitCode, write_error
 from calc_client.link import DEFAULT_URL
-from calc_client.security import INSECURE_WARNING, add_security_options, client_ssl
+from calc_client.options import INSECURE_WARNING, add_security_options, positive_seconds
+from calc_client.security import client_ssl
 
 DEFAULT_TIMEOUT = 5.0
 """Seconds allowed for connecting and for each answer, unless ``--timeout`` says otherwise."""
@@ -51,16 +52,6 @@ def client_name() -> str:
     return f"calc@{socket.gethostname()}"[:64]
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
-
-
 def _ws_url(text: str) -> str:
     scheme = urlsplit(text).scheme.lower()
     if scheme not in ("ws", "wss"):
@@ -90,7 +81,7 @@ def add_connection_options(
     )
     group.add_argument(
         "--timeout",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=default(DEFAULT_TIMEOUT),
         metavar="SECONDS",
         help=f"give up connecting (or waiting for an answer) after this long "

@@ -8,7 +8,8 @@ import os
 from collections.abc import Mapping, Sequence
 
 from calc_client.link import DEFAULT_URL
-from calc_client.security import INSECURE_WARNING, add_security_options, client_ssl
+from calc_client.options import INSECURE_WARNING, add_security_options, positive_seconds
+from calc_client.security import client_ssl
 from calc_tui.app import CalcApp, make_app
 from calc_tui.hangup import ends_on_hangup
 
@@ -20,16 +21,6 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"must be a port number 1-65535, got {text!r}")
     return int(text)
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
 
 
 def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
@@ -59,7 +50,7 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--stage-seconds",
-        type=_positive,
+        type=positive_seconds,
         default=2.0,
         help="with --serve: seconds per stage (default %(default)s)",
     )

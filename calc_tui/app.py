@@ -220,8 +220,6 @@ class CalcApp(App[None]):
                 self.notify(text, title="Server error", severity="error", markup=False)
             case Presence(clients=clients):
                 self.clients = clients
-            case Welcome() as welcome:
-                self._welcomed(welcome)
 
     def _welcomed(self, welcome: Welcome) -> None:
         restarted = self._epoch is not None and welcome.epoch != self._epoch

@@ -7,7 +7,7 @@ Commands go out on the current link and are never queued: without a link they ar
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from ssl import SSLContext
 
@@ -29,7 +29,6 @@ from calc_tui.messages import (
     ConnectionOpened,
     ServerMessageReceived,
 )
-from protocol import Cancel, Start
 
 
 def client_name() -> str:
@@ -80,21 +79,17 @@ class ServerConnection:
 
     async def start(self) -> str | None:
         """Send ``start``; the request id, or None when there is no connection to send it on."""
-        return await self._send(lambda link: Start(request_id=link.next_request_id()))
+        return await self._send(lambda link: link.start())
 
     async def cancel(self, calculation_id: str | None) -> str | None:
         """Send ``cancel`` for ``calculation_id``; the request id, or None when not connected."""
-        return await self._send(
-            lambda link: Cancel(request_id=link.next_request_id(), calculation_id=calculation_id)
-        )
+        return await self._send(lambda link: link.cancel(calculation_id))
 
-    async def _send(self, build: Callable[[Link], Start | Cancel]) -> str | None:
+    async def _send(self, send: Callable[[Link], Awaitable[str]]) -> str | None:
         link = self._reconnector.link
         if link is None or link.closed:
             return None
-        message = build(link)
         try:
-            await link.send(message)
+            return await send(link)
         except ConnectionError:
             return None
-        return message.request_id

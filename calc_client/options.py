@@ -1,0 +1,53 @@
+"""Command-line options shared by ``calc`` and ``calc-tui``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+INSECURE_WARNING = "--insecure: the server's TLS certificate is NOT verified"
+"""What clients say, every time, when certificate checks are off."""
+
+
+def add_security_options(
+    group: argparse._ActionsContainer, env: Mapping[str, str], *, with_defaults: bool = True
+) -> None:
+    """``--token``, ``--cafile`` and ``--insecure``, shared by ``calc`` and ``calc-tui``.
+
+    Without defaults (``argparse.SUPPRESS``) an option is only set when given, so a copy
+    after a subcommand overrides the one before it only then.
+    """
+
+    def default(value: object) -> object:
+        return value if with_defaults else argparse.SUPPRESS
+
+    group.add_argument(
+        "--token",
+        default=default(None),
+        help="access token (default: env CALC_TOKEN, else the local server's token file "
+        "when the URL is on this machine)",
+    )
+    group.add_argument(
+        "--cafile",
+        default=default(env.get("CALC_CAFILE")),
+        metavar="PEM",
+        help="trust this CA or self-signed certificate for wss:// (env CALC_CAFILE)",
+    )
+    group.add_argument(
+        "--insecure",
+        action="store_true",
+        default=default(False),
+        help="do NOT verify the server's TLS certificate (anyone on the path can pose as it)",
+    )
