@@ -165,7 +165,13 @@ def _connect_reason(exc: ConnectFailed) -> str:
 
 
 def _say(line: str) -> None:
+    """A human line: server text in it is made safe for the terminal."""
     print(plain(line, limit=1000), flush=True)
+
+
+def _say_json(state: State) -> None:
+    """The protocol message exactly (JSON already escapes control characters)."""
+    print(state_json(state), flush=True)
 
 
 async def _current_state(inbox: Inbox) -> State:
@@ -216,7 +222,10 @@ async def _request(
 async def status(inbox: Inbox, *, as_json: bool) -> ExitCode:
     """Print the current state once: a human line, or the protocol ``state`` JSON."""
     state = await _current_state(inbox)
-    _say(state_json(state) if as_json else describe_state(state))
+    if as_json:
+        _say_json(state)
+    else:
+        _say(describe_state(state))
     return ExitCode.OK
 
 
@@ -259,7 +268,10 @@ async def watch(inbox: Inbox, *, as_json: bool) -> ExitCode:
         message = await inbox.next()
         if isinstance(message, State) and message.seq > last_seq:
             last_seq = message.seq
-            _say(state_json(message) if as_json else timestamped(describe_state(message)))
+            if as_json:
+                _say_json(message)
+            else:
+                _say(timestamped(describe_state(message)))
 
 
 def write_error(message: str) -> None:

@@ -364,3 +364,25 @@ async def test_watch_piped_into_head_exits_141_quietly(
         out, err = await shell.communicate()
     assert out.decode() == "calc=141\n"
     assert err.decode() == ""
+
+
+async def test_json_output_keeps_server_text_exactly_while_human_lines_are_tidied(
+    slow_server: RunningServer,
+) -> None:
+    spaced = await RawClient.open_ready(slow_server.url)
+    try:
+        await spaced.send(b'{"type":"hello","protocol":1,"client":"two  spaces"}')
+        started = await start_from(spaced)
+        as_json = await run_calc("status", "--json", "--url", slow_server.url)
+        assert as_json.code == 0, as_json.stderr
+        [line] = as_json.lines
+        shown = server_decoder.decode(line)
+        assert isinstance(shown, State)
+        assert encode(shown).decode() == line  # the protocol message exactly
+        assert shown.started_by == started.started_by
+        assert started.started_by is not None
+        assert started.started_by.startswith("two  spaces (")
+        human = await run_calc("status", "--url", slow_server.url)
+        assert "started by two spaces (" in human.stdout
+    finally:
+        await spaced.close()
