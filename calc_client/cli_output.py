@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from protocol import Phase, State, encode
+from protocol import AckReason, Phase, State, encode
 
-_REASONS = {
-    "already_running": "a calculation is already running",
-    "not_running": "no calculation is running",
-    "stale_calculation": "that calculation is no longer running",
+_REASONS: dict[str, str] = {
+    AckReason.ALREADY_RUNNING: "a calculation is already running",
+    AckReason.NOT_RUNNING: "no calculation is running",
+    AckReason.STALE_CALCULATION: "that calculation is no longer running",
 }
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
-from collections.abc import AsyncIterator
 from ssl import SSLContext
 from types import TracebackType
 
@@ -25,6 +25,8 @@ from protocol import (
     encode,
     server_decoder,
 )
+
+log = logging.getLogger("calc_client.link")
 
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"
 """Where clients connect when neither a URL nor ``CALC_URL`` is given."""
@@ -116,15 +118,24 @@ class Link:
         await self.send(Sync(request_id=rid))
         return rid
 
-    async def __aiter__(self) -> AsyncIterator[ServerMessage]:
+    def __aiter__(self) -> Link:
+        return self
+
+    async def __anext__(self) -> ServerMessage:
+        """The next server message; ``StopAsyncIteration`` once the connection has closed.
+
+        A plain coroutine, not a generator: a caller may bound a wait with a timeout and, when
+        it expires, the link is still there to close or read again.
+        """
         ws = self._ws
         while True:
             msg = await ws.receive()
             if msg.type is WSMsgType.TEXT:
                 try:
-                    yield server_decoder.decode(msg.data)
-                except msgspec.DecodeError:
-                    continue  # a newer server's message type: ignore what we do not know
+                    return server_decoder.decode(msg.data)
+                except msgspec.DecodeError as exc:
+                    # a newer server's message type or field value: skip what we cannot read
+                    log.debug("ignored a message this client does not know: %s", exc)
             elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                 break
             elif msg.type is WSMsgType.ERROR:
@@ -134,6 +145,7 @@ class Link:
         if code is not None and self.close_reason == "connection closed":
             self.close_reason = _describe_close(code)
         await self.aclose()
+        raise StopAsyncIteration
 
     async def aclose(self) -> None:
         """Close the connection and its HTTP session."""

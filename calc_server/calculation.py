@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import uuid4
 
-from protocol import STAGES, Phase, State
+from protocol import STAGES, AckReason, Phase, State
 
 _STAGE_PHASES = (Phase.STARTING, Phase.IN_PROGRESS, Phase.ALMOST_DONE)
 
@@ -29,7 +29,7 @@ class Outcome:
     """What a command did: whether it was accepted, why not, and the changes it caused."""
 
     accepted: bool
-    reason: str | None
+    reason: AckReason | None
     changes: tuple[State, ...] = ()
 
 
@@ -107,7 +107,7 @@ class Calculation:
         """Start a new calculation unless one is running."""
         changes = self.advance(now)
         if self.phase.running:
-            return Outcome(False, "already_running", tuple(changes))
+            return Outcome(False, AckReason.ALREADY_RUNNING, tuple(changes))
         self.calculation_id = self.new_id()
         self.phase = Phase.STARTING
         self.stage = 0
@@ -121,9 +121,9 @@ class Calculation:
         """Cancel the running calculation (or the one named, if it is the running one)."""
         changes = self.advance(now)
         if not self.phase.running:
-            return Outcome(False, "not_running", tuple(changes))
+            return Outcome(False, AckReason.NOT_RUNNING, tuple(changes))
         if calculation_id is not None and calculation_id != self.calculation_id:
-            return Outcome(False, "stale_calculation", tuple(changes))
+            return Outcome(False, AckReason.STALE_CALCULATION, tuple(changes))
         self._end(now, Phase.CANCELED, by)
         changes.append(self._changed(now))
         return Outcome(True, None, tuple(changes))

@@ -22,6 +22,7 @@ from protocol import (
     Ack,
     Cancel,
     Error,
+    ErrorCode,
     Hello,
     Start,
     Sync,
@@ -66,7 +67,7 @@ class Connection:
                 if over == 0:
                     self._handle(msg.data)
                 elif over == 1:
-                    self._error("rate_limited", "too many messages; slow down")
+                    self._error(ErrorCode.RATE_LIMITED, "too many messages; slow down")
                 elif over > RATE_LIMIT_CLOSE_AFTER:
                     log.warning("client %s kept flooding, closing 1008", self.peer.label)
                     await self.close(WSCloseCode.POLICY_VIOLATION, b"rate limit")
@@ -91,13 +92,13 @@ class Connection:
                 text = text[: MAX_ERROR_TEXT - 1] + "…"
             log.info("client %s sent a bad message: %r", self.peer.label, text)
             self._hub.metrics.bad_messages += 1
-            self._error("bad_message", text, request_id_of(data))
+            self._error(ErrorCode.BAD_MESSAGE, text, request_id_of(data))
             return
         match message:
             case Hello(protocol=protocol, client=name):
                 if protocol != PROTOCOL_VERSION:
                     self._error(
-                        "unsupported_protocol",
+                        ErrorCode.UNSUPPORTED_PROTOCOL,
                         f"this server speaks protocol {PROTOCOL_VERSION}, not {protocol}",
                     )
                     return
@@ -133,7 +134,7 @@ class Connection:
                 self._answers.popitem(last=False)
         self._hub.send(self.peer, answer)
 
-    def _error(self, code: str, text: str, request_id: str | None = None) -> None:
+    def _error(self, code: ErrorCode, text: str, request_id: str | None = None) -> None:
         self._hub.send(self.peer, encode(Error(code=code, message=text, request_id=request_id)))
 
 

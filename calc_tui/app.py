@@ -27,20 +27,20 @@ from calc_tui.messages import (
 )
 from calc_tui.progress import IDLE, Progress, progress_at
 from calc_tui.status import STARTING_UP, Link, LinkStatus
-from calc_tui.text import describe_rejection, plain
+from calc_tui.text import describe_error, describe_rejection, plain
 from calc_tui.widgets.connection_indicator import ConnectionIndicator
 from calc_tui.widgets.event_log import EventLog
 from calc_tui.widgets.presence import PresenceCount
 from calc_tui.widgets.progress_panel import ProgressPanel
-from protocol import Ack, Error, Phase, Presence, State, Welcome
+from protocol import Ack, AckReason, Error, Phase, Presence, State, Welcome
 
 TICK = 1 / 12
 """Seconds between progress redraws while a calculation runs and the link is up."""
 
-_COMMAND_OF_REASON = {
-    "already_running": "start",
-    "not_running": "cancel",
-    "stale_calculation": "cancel",
+_COMMAND_OF_REASON: dict[str, str] = {
+    AckReason.ALREADY_RUNNING: "start",
+    AckReason.NOT_RUNNING: "cancel",
+    AckReason.STALE_CALCULATION: "cancel",
 }
 
 COUNTDOWN = 0.25
@@ -215,7 +215,7 @@ class CalcApp(App[None]):
             case Ack() as ack:
                 self._ack_received(ack)
             case Error() as error:
-                text = plain(error.message) or plain(error.code)
+                text = describe_error(error.code, error.message)
                 self._record(None, f"error: {text}", "bold")
                 self.notify(text, title="Server error", severity="error", markup=False)
             case Presence(clients=clients):

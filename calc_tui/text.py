@@ -1,21 +1,26 @@
-"""Plain words for the screen: server text made safe, rejections explained, durations."""
+"""Plain words for the screen: server text made safe, refusals and errors explained, durations."""
 
 from __future__ import annotations
 
 from calc_client.text import plain
+from protocol import AckReason, ErrorCode
 
-__all__ = ["describe_rejection", "plain", "seconds"]
+__all__ = ["describe_error", "describe_rejection", "plain", "seconds"]
 
-_REJECTIONS = {
-    "already_running": "A calculation is already running",
-    "not_running": "Nothing is running to cancel",
-    "stale_calculation": "That calculation has already ended",
-    "rate_limited": "Too many commands; slow down",
+_REJECTIONS: dict[str, str] = {
+    AckReason.ALREADY_RUNNING: "A calculation is already running",
+    AckReason.NOT_RUNNING: "Nothing is running to cancel",
+    AckReason.STALE_CALCULATION: "That calculation has already ended",
 }
+
+_ERRORS: dict[str, str] = {
+    ErrorCode.RATE_LIMITED: "Too many commands; slow down",
+}
+"""Errors said in our own words; the others show the server's ``message``."""
 
 
 def describe_rejection(reason: str | None) -> str:
-    """Why the server refused a command, in plain words."""
+    """Why the server refused a command (``ack.reason``), in plain words."""
     if not reason:
         return "The server refused the command"
     known = _REJECTIONS.get(reason)
@@ -23,6 +28,11 @@ def describe_rejection(reason: str | None) -> str:
         return known
     words = plain(reason).replace("_", " ").strip()
     return f"The server refused the command: {words}" if words else "The server refused it"
+
+
+def describe_error(code: str, message: str) -> str:
+    """What an ``error`` from the server means, in plain words (never empty)."""
+    return _ERRORS.get(code) or plain(message) or plain(code) or "unknown error"
 
 
 def seconds(value: float) -> str:

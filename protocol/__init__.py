@@ -4,6 +4,7 @@ Pure: imports msgspec and the standard library only, so any client can reuse it.
 """
 
 from protocol.codec import client_decoder, encode, server_decoder
+from protocol.codes import AckReason, ErrorCode
 from protocol.messages import (
     PROTOCOL_VERSION,
     STAGES,
@@ -25,9 +26,11 @@ __all__ = [
     "PROTOCOL_VERSION",
     "STAGES",
     "Ack",
+    "AckReason",
     "Cancel",
     "ClientMessage",
     "Error",
+    "ErrorCode",
     "Hello",
     "Phase",
     "Presence",

@@ -9,7 +9,9 @@ from __future__ import annotations
 import enum
 from typing import Annotated
 
-from msgspec import Meta, Struct
+from msgspec import Meta, Struct, field
+
+from protocol.codes import AckReason, ErrorCode
 
 PROTOCOL_VERSION = 1
 """The protocol version spoken by this package."""
@@ -39,6 +41,20 @@ ClientName = Annotated[
     ),
 ]
 Count = Annotated[int, Meta(ge=0)]
+Feature = Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+def _code(codes: type[enum.StrEnum], description: str) -> Meta:
+    """A string field whose known values are ``codes``: the schema names them, the decoder
+    accepts any string, so a code added later never makes a message unreadable."""
+    return Meta(
+        description=description,
+        extra_json_schema={"$ref": f"#/$defs/{codes.__name__}"},
+    )
+
+
+AckReasonCode = Annotated[str, _code(AckReason, "Why the command was refused.")]
+ErrorCodeText = Annotated[str, _code(ErrorCode, "What the error is about.")]
 Seconds = Annotated[float, Meta(ge=0)]
 
 
@@ -108,7 +124,7 @@ ClientMessage = Hello | Start | Cancel | Sync
 # --- server -> client ---------------------------------------------------------------------
 
 
-class Welcome(_Message, tag="welcome", kw_only=True):
+class Welcome(_Message, tag="welcome", kw_only=True, omit_defaults=True):
     """First message on every connection."""
 
     protocol: int
@@ -116,6 +132,9 @@ class Welcome(_Message, tag="welcome", kw_only=True):
     epoch: str
     client_id: str
     clients: Count
+    features: list[Feature] = field(default_factory=list)
+    """Capabilities beyond protocol 1 that this server offers; empty today. Left out of the
+    frame when empty, so a welcome reads the same as from a server that predates the field."""
 
 
 class State(_Message, tag="state", kw_only=True):
@@ -138,14 +157,14 @@ class Ack(_Message, tag="ack", kw_only=True):
 
     request_id: str
     accepted: bool
-    reason: str | None = None
+    reason: AckReasonCode | None = None
     seq: Count
 
 
 class Error(_Message, tag="error", kw_only=True):
     """Bad input or a refused operation; ``message`` says what was wrong."""
 
-    code: str
+    code: ErrorCodeText
     message: str
     request_id: str | None = None
 

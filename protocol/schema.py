@@ -6,20 +6,22 @@ from typing import Any
 
 import msgspec
 
+from protocol.codes import AckReason, ErrorCode
 from protocol.messages import PROTOCOL_VERSION, ClientMessage, ServerMessage
 
 
 def schema() -> dict[str, Any]:
     """Return the JSON Schema of both directions, with shared definitions under ``$defs``."""
-    (client, server), components = msgspec.json.schema_components(
-        [ClientMessage, ServerMessage], ref_template="#/$defs/{name}"
+    (client, server, _, _), components = msgspec.json.schema_components(
+        [ClientMessage, ServerMessage, AckReason, ErrorCode], ref_template="#/$defs/{name}"
     )
     components["ClientMessage"] = client
     components["ServerMessage"] = server
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"calc protocol v{PROTOCOL_VERSION}",
-        "description": "One JSON message per WebSocket text frame, tagged by its 'type' field.",
+        "description": "One JSON message per WebSocket text frame, tagged by its 'type' field. "
+        "A client ignores message types and fields it does not know.",
         "anyOf": [{"$ref": "#/$defs/ClientMessage"}, {"$ref": "#/$defs/ServerMessage"}],
         "$defs": dict(sorted(components.items())),
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from protocol import client_decoder, server_decoder
+from protocol import AckReason, ErrorCode, client_decoder, server_decoder
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
 
@@ -62,12 +62,8 @@ def test_sequences_were_found() -> None:
 @pytest.mark.parametrize(
     "term",
     [
-        "already_running",
-        "not_running",
-        "stale_calculation",
-        "bad_message",
-        "unsupported_protocol",
-        "rate_limited",
+        *(f"`{reason}`" for reason in AckReason),
+        *(f"`{code}`" for code in ErrorCode),
         *(f"| {code} |" for code in (1000, 1001, 1003, 1006, 1008, 1009, 1011)),
         "GET /healthz",
         "GET /schema",

@@ -170,3 +170,13 @@ def test_unknown_fields_are_ignored() -> None:
     assert server_decoder.decode(b'{"type":"presence","clients":1,"future":true}') == Presence(
         clients=1
     )
+
+
+def test_a_welcome_without_features_decodes_as_offering_none() -> None:
+    """Servers from before ``features`` existed still say a welcome every client can read."""
+    old = (
+        b'{"type":"welcome","protocol":1,"server":"0.1.0","epoch":"e","client_id":"c1","clients":1}'
+    )
+    welcome = server_decoder.decode(old)
+    assert isinstance(welcome, Welcome)
+    assert welcome.features == []

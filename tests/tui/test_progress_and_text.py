@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from calc_tui.progress import IDLE, progress_at
-from calc_tui.text import describe_rejection, plain, seconds
-from protocol import Phase
+from calc_tui.text import describe_error, describe_rejection, plain, seconds
+from protocol import ErrorCode, Phase
 from tests.tui.helpers import state
 
 
@@ -57,3 +57,11 @@ def test_rejections_in_plain_words(reason: str | None, words: str) -> None:
 def test_seconds() -> None:
     assert seconds(4.25) == "4.2s"
     assert seconds(65) == "1:05"
+
+
+def test_rate_limited_is_an_error_explained_in_our_words() -> None:
+    assert describe_error(ErrorCode.RATE_LIMITED, "too many messages") == (
+        "Too many commands; slow down"
+    )
+    assert describe_error("bad_message", "[red]oops\r\n") == "[red]oops"
+    assert describe_rejection(ErrorCode.RATE_LIMITED).startswith("The server refused the command:")
