@@ -4,7 +4,7 @@ Shared by the Textual app and the headless ``calc`` command; imports neither Tex
 server.
 """
 
-from calc_client.link import DEFAULT_URL, ConnectFailed, Link, connect
+from calc_client.link import ConnectFailed, Link, connect
 from calc_client.reconnect import (
     Backoff,
     Connected,
@@ -16,7 +16,6 @@ from calc_client.reconnect import (
 )
 
 __all__ = [
-    "DEFAULT_URL",
     "Backoff",
     "ConnectFailed",
     "Connected",

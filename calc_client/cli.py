@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import sys
 from collections.abc import Mapping, Sequence
 from typing import NoReturn
@@ -17,9 +16,10 @@ from urllib.parse import urlsplit
 
 from calc_client import cli_commands
 from calc_client.cli_commands import CommandFailed, ConnectionOptions, ExitCode, write_error
-from calc_client.link import DEFAULT_URL
-from calc_client.options import INSECURE_WARNING, add_security_options, positive_seconds
+from calc_client.options import INSECURE_WARNING, add_security_options
 from calc_client.security import client_ssl
+from calc_local.argtypes import positive_seconds
+from calc_local.defaults import DEFAULT_URL, client_name, default_url
 
 DEFAULT_TIMEOUT = 5.0
 """Seconds allowed for connecting and for each answer, unless ``--timeout`` says otherwise."""
@@ -47,11 +47,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
 
 
-def client_name() -> str:
-    """The name sent in ``hello``: ``calc@HOST``, cut to the protocol's 64 characters."""
-    return f"calc@{socket.gethostname()}"[:64]
-
-
 def _ws_url(text: str) -> str:
     scheme = urlsplit(text).scheme.lower()
     if scheme not in ("ws", "wss"):
@@ -76,7 +71,7 @@ def add_connection_options(
     group.add_argument(
         "--url",
         type=_ws_url,
-        default=default(env.get("CALC_URL") or DEFAULT_URL),
+        default=default(default_url(env)),
         help=f"server WebSocket URL (env CALC_URL, default {DEFAULT_URL})",
     )
     group.add_argument(
@@ -97,7 +92,7 @@ def connection_options(args: argparse.Namespace) -> ConnectionOptions:
     return ConnectionOptions(
         url=str(args.url),
         timeout=float(args.timeout),
-        name=client_name(),
+        name=client_name("calc"),
         token=args.token,
         ssl=client_ssl(args.cafile, bool(args.insecure)),
     )

@@ -28,9 +28,6 @@ from protocol import (
 
 log = logging.getLogger("calc_client.link")
 
-DEFAULT_URL = "ws://127.0.0.1:8765/ws"
-"""Where clients connect when neither a URL nor ``CALC_URL`` is given."""
-
 CLIENT_HEARTBEAT = 10.0
 """Seconds between the client's pings; a silent server is noticed within this and a half."""
 
@@ -47,11 +44,6 @@ _HTTP_REASONS = {
     403: "forbidden origin",
     503: "server is full",
 }
-
-
-def default_url() -> str:
-    """``CALC_URL`` from the environment, else ``DEFAULT_URL``."""
-    return os.environ.get("CALC_URL") or DEFAULT_URL
 
 
 class ConnectFailed(Exception):

@@ -1,21 +1,9 @@
-"""Command-line options shared by ``calc`` and ``calc-tui``."""
+"""The security options (token, TLS) shared by the ``calc`` and ``calc-tui`` command lines."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-
-
-def positive_seconds(text: str) -> float:
-    """An argparse type: a positive, finite number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
-
 
 INSECURE_WARNING = "--insecure: the server's TLS certificate is NOT verified"
 """What clients say, every time, when certificate checks are off."""

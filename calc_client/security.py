@@ -7,7 +7,8 @@ import ssl
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from protocol.tokenfile import is_loopback, read_token
+from calc_local.loopback import is_loopback
+from calc_local.tokenfile import read_token
 
 
 def discover_token(url: str, env: Mapping[str, str] = os.environ) -> str | None:

@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
+from calc_local.tokenfile import token_path, token_published
 from calc_server.config import Settings, parse_settings
 from calc_server.loop import loop_factory
 from calc_server.runner import RunningServer, start_server
-from protocol.tokenfile import remove_token, write_token
 
 log = logging.getLogger("calc_server")
 
@@ -30,11 +30,11 @@ def raise_open_file_limit(connections: int) -> None:
 
 
 def announce_token(server: RunningServer, token: str) -> None:
-    """Write the generated token to the token file; show it on the terminal only, once.
+    """Say where the generated token was written; show the token on the terminal only, once.
 
     The log says where the file is but never the token, so logs can be shared.
     """
-    path = write_token(server.port, token)
+    path = token_path(server.port)
     log.info("access token written to %s (mode 0600); local clients read it from there", path)
     if sys.stderr.isatty():
         print(
@@ -61,24 +61,21 @@ async def serve(settings: Settings) -> None:
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc.strerror or exc)
         raise SystemExit(1) from None
+    published = settings.token if generated else None
     try:
-        if generated and settings.token is not None:
-            announce_token(server, settings.token)
-        else:
-            # a token file left by a crashed server on this port would now be wrong
-            remove_token(server.port)
-        if settings.no_auth:
-            log.warning("authentication is off (--no-auth): anyone on this machine can connect")
-        log.info("listening on %s (stage %gs)", server.url, settings.stage_seconds)
-        await stop.wait()
+        with token_published(server.port, published):
+            if published is not None:
+                announce_token(server, published)
+            if settings.no_auth:
+                log.warning("authentication is off (--no-auth): anyone on this machine can connect")
+            log.info("listening on %s (stage %gs)", server.url, settings.stage_seconds)
+            await stop.wait()
     except OSError as exc:
         log.error("cannot write the token file: %s", exc)
         raise SystemExit(1) from None
     finally:
         log.info("shutting down")
         await server.stop()
-        if generated:
-            remove_token(server.port)
     log.info("stopped")
 
 

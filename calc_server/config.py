@@ -8,10 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from protocol.tokenfile import is_loopback
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
+from calc_local.argtypes import at_least_one, port, positive_seconds
+from calc_local.defaults import DEFAULT_HOST, DEFAULT_PORT
+from calc_local.loopback import is_loopback
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,28 +74,6 @@ class Settings:
             raise ValueError("--tls-cert and --tls-key go together")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number 0-65535, got {text!r}")
-    return int(text)
-
-
-def _count(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
-    return int(text)
-
-
 def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     """The ``calc-server`` argument parser, with defaults taken from ``env``."""
     p = argparse.ArgumentParser(
@@ -110,19 +87,19 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--port",
-        type=_port,
+        type=port,
         default=env.get("CALC_PORT", DEFAULT_PORT),
         help="port to bind, 0 for any free one (env CALC_PORT, default %(default)s)",
     )
     p.add_argument(
         "--stage-seconds",
-        type=_positive_float,
+        type=positive_seconds,
         default=env.get("CALC_STAGE_SECONDS", 2.0),
         help="duration of each of the three stages (env CALC_STAGE_SECONDS, default %(default)s)",
     )
     p.add_argument(
         "--heartbeat",
-        type=_positive_float,
+        type=positive_seconds,
         default=env.get("CALC_HEARTBEAT", 15.0),
         help="seconds between pings; a silent peer is dropped within two "
         "(env CALC_HEARTBEAT, default %(default)s)",
@@ -157,7 +134,7 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-connections",
-        type=_count,
+        type=at_least_one,
         default=env.get("CALC_MAX_CONNECTIONS", 10_000),
         help="beyond this, handshakes get HTTP 503 (env CALC_MAX_CONNECTIONS, default %(default)s)",
     )

@@ -7,20 +7,12 @@ import asyncio
 import os
 from collections.abc import Mapping, Sequence
 
-from calc_client.link import DEFAULT_URL
-from calc_client.options import INSECURE_WARNING, add_security_options, positive_seconds
+from calc_client.options import INSECURE_WARNING, add_security_options
 from calc_client.security import client_ssl
+from calc_local.argtypes import port, positive_seconds
+from calc_local.defaults import DEFAULT_PORT, DEFAULT_URL, default_url
 from calc_tui.app import CalcApp, make_app
 from calc_tui.hangup import ends_on_hangup
-
-SERVE_PORT = 8765
-"""Port of the embedded server when ``--serve`` is given without ``--port``."""
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number 1-65535, got {text!r}")
-    return int(text)
 
 
 def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
@@ -33,8 +25,8 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     p.add_argument(
         "url",
         nargs="?",
-        default=env.get("CALC_URL") or DEFAULT_URL,
-        help="server WebSocket URL (env CALC_URL, default %(default)s)",
+        default=default_url(env),
+        help=f"server WebSocket URL (env CALC_URL, default {DEFAULT_URL})",
     )
     add_security_options(p, env)
     p.add_argument(
@@ -44,8 +36,8 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--port",
-        type=_port,
-        default=SERVE_PORT,
+        type=port,
+        default=DEFAULT_PORT,
         help="with --serve: the port to serve on (default %(default)s)",
     )
     p.add_argument(
@@ -62,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
     if not args.serve:
-        if args.port != SERVE_PORT or args.stage_seconds != 2.0:
+        if args.port != DEFAULT_PORT or args.stage_seconds != 2.0:
             p.error("--port and --stage-seconds need --serve")
         app = make_app(
             args.url,

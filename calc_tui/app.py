@@ -16,8 +16,8 @@ from textual.getters import query_one
 from textual.reactive import reactive
 from textual.widgets import Button, Footer, Header
 
-from calc_client.link import default_url
 from calc_client.reconnect import Backoff
+from calc_local.defaults import default_url
 from calc_tui.connection import ServerConnection
 from calc_tui.messages import (
     ConnectionAttempted,

@@ -6,7 +6,6 @@ Commands go out on the current link and are never queued: without a link they ar
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from ssl import SSLContext
@@ -23,17 +22,13 @@ from calc_client.reconnect import (
     Received,
     Reconnector,
 )
+from calc_local.defaults import client_name
 from calc_tui.messages import (
     ConnectionAttempted,
     ConnectionLost,
     ConnectionOpened,
     ServerMessageReceived,
 )
-
-
-def client_name() -> str:
-    """The name this client gives in ``hello``: ``calc-tui@<host>``, at most 64 characters."""
-    return f"calc-tui@{socket.gethostname()}"[:64]
 
 
 def translate(event: Event) -> Message:
@@ -63,7 +58,7 @@ class ServerConnection:
     ):
         self.url = url
         self._reconnector = Reconnector(
-            url, name=name or client_name(), backoff=backoff, token=token, ssl=ssl
+            url, name=name or client_name("calc-tui"), backoff=backoff, token=token, ssl=ssl
         )
 
     async def pump(self, post: Callable[[Message], object]) -> None:

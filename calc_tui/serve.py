@@ -16,12 +16,13 @@ from contextlib import contextmanager
 from textual.app import App
 from textual.logging import TextualHandler
 
-from calc_server.config import DEFAULT_PORT, Settings
+from calc_local.defaults import DEFAULT_PORT
+from calc_local.tokenfile import remove_token, token_published
+from calc_server.config import Settings
 from calc_server.runner import start_server
 from calc_tui.hangup import ends_on_hangup
-from protocol.tokenfile import remove_token, write_token
 
-__all__ = ["DEFAULT_PORT", "serve_and_run"]
+__all__ = ["serve_and_run"]
 
 
 @contextmanager
@@ -68,11 +69,11 @@ async def serve_and_run(
             print(f"calc-tui: cannot serve on {host}:{port}: {reason}", file=sys.stderr)
             return 1
         try:
-            write_token(server.port, token)
-            app = make(server.url, token)
-            with ends_on_hangup(app, before_abandon=lambda: remove_token(server.port)):
-                await app.run_async(headless=headless)
+            with token_published(server.port, token):
+                app = make(server.url, token)
+                # a process ended the hard way runs no finally: remove the file before it goes
+                with ends_on_hangup(app, before_abandon=lambda: remove_token(server.port)):
+                    await app.run_async(headless=headless)
         finally:
             await server.stop()
-            remove_token(server.port)
     return app.return_code or 0

@@ -10,7 +10,7 @@ import stat
 import sys
 from pathlib import Path
 
-from protocol.tokenfile import read_token, token_path, write_token
+from calc_local.tokenfile import read_token, token_path, write_token
 from tests.client.calc_process import clean_env, run_calc
 
 CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from aiohttp import WSCloseCode
 
+from calc_local.tokenfile import read_token
 from protocol import Error, Phase, Start, State, Welcome
-from protocol.tokenfile import read_token
 from tests.wsclient import RawClient
 
 CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))

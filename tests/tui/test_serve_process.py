@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from aiohttp import WSCloseCode
 
+from calc_local.tokenfile import read_token, token_path
 from protocol import Phase, Start, State
-from protocol.tokenfile import read_token, token_path
 from tests.wsclient import RawClient
 
 CALC_TUI = str(Path(sys.executable).with_name("calc-tui"))

@@ -1,27 +1,35 @@
 """Where a local server leaves its access token, so local clients connect without typing it.
 
-Shared by the server (writes) and the clients (read); standard library only. The file is
-``$CALC_TOKEN_DIR`` or ``$XDG_RUNTIME_DIR/calc`` or ``~/.local/state/calc``, then
-``token-<port>``, readable by its owner only (0600, in a 0700 directory).
+The whole life of a token file is here: ``token_published`` (used by ``calc-server`` and
+``calc-tui --serve``) writes it when serving starts and removes it when serving ends; clients
+``read_token``. The file is ``$CALC_TOKEN_DIR`` or ``$XDG_RUNTIME_DIR/calc`` or the user's
+state directory (``platformdirs``: ``~/.local/state/calc`` on Linux), then ``token-<port>``,
+readable by its owner only (0600, in a 0700 directory).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+
+import platformdirs
+
+APP = "calc"
 
 
 def token_dir(env: Mapping[str, str] = os.environ) -> Path:
     """The directory that holds token files."""
     if explicit := env.get("CALC_TOKEN_DIR"):
         return Path(explicit)
+    # read from ``env`` (not platformdirs, which reads os.environ and, when it is unset, names
+    # /run/user/UID even where that does not exist) so tests and callers can inject it
     if runtime := env.get("XDG_RUNTIME_DIR"):
-        return Path(runtime) / "calc"
-    return Path.home() / ".local" / "state" / "calc"
+        return Path(runtime) / APP
+    return platformdirs.user_state_path(APP)
 
 
 def token_path(port: int, env: Mapping[str, str] = os.environ) -> Path:
@@ -86,12 +94,21 @@ def remove_token(port: int, env: Mapping[str, str] = os.environ) -> None:
     token_path(port, env).unlink(missing_ok=True)
 
 
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses: the hosts a token file may be sent to."""
-    host = host.strip("[]")
-    if host.lower() == "localhost":
-        return True
+@contextmanager
+def token_published(
+    port: int, token: str | None, env: Mapping[str, str] = os.environ
+) -> Iterator[None]:
+    """While the body runs, the token file of ``port`` holds ``token``; afterwards it is gone.
+
+    With ``token`` None nothing is published, and a file a crashed server left for this port
+    (which would now be wrong) is removed. Raises ``OSError`` (``UnsafeTokenDir`` included)
+    when the file cannot be written.
+    """
+    if token is None:
+        remove_token(port, env)
+    else:
+        write_token(port, token, env)
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        yield
+    finally:
+        remove_token(port, env)
