@@ -13,7 +13,8 @@ from calc_server.config import Settings
 from calc_server.connection import websocket_handler
 from calc_server.gate import authorized
 from calc_server.hub import Hub
-from calc_server.keys import EPOCH, HUB, SERVICE, SETTINGS
+from calc_server.keys import EPOCH, HUB, METRICS, SERVICE, SETTINGS
+from calc_server.metrics import Metrics
 from calc_server.metrics import render as render_metrics
 from calc_server.service import CalculationService
 from calc_server.version import __version__
@@ -45,7 +46,7 @@ async def metrics(request: web.Request) -> web.Response:
         raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Bearer realm="calc"'})
     hub = app[HUB]
     text = render_metrics(
-        hub.metrics, clients=len(hub), behind=hub.behind, seq=app[SERVICE].calculation.seq
+        app[METRICS], clients=len(hub), behind=hub.behind, seq=app[SERVICE].snapshot().seq
     )
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
@@ -85,7 +86,7 @@ async def _bind_clock(app: web.Application) -> None:
     loop = asyncio.get_running_loop()
     settings = app[SETTINGS]
     calculation = Calculation(epoch=app[EPOCH], stage_duration=settings.stage_seconds)
-    app[SERVICE] = CalculationService(calculation, app[HUB], loop.time)
+    app[SERVICE] = CalculationService(calculation, app[HUB], loop.time, app[METRICS])
 
 
 def make_app(settings: Settings | None = None) -> web.Application:
@@ -95,8 +96,11 @@ def make_app(settings: Settings | None = None) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app[EPOCH] = secrets.token_hex(8)
+    app[METRICS] = counters = Metrics()
     app[HUB] = Hub(
-        send_buffer_limit=settings.send_buffer_limit, behind_timeout=settings.behind_timeout
+        send_buffer_limit=settings.send_buffer_limit,
+        behind_timeout=settings.behind_timeout,
+        metrics=counters,
     )
     app.on_startup.append(_bind_clock)
     app.on_shutdown.append(_on_shutdown)

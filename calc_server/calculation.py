@@ -8,7 +8,7 @@ It is the single writer of calculation state; each change comes back as a ``Stat
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import uuid4
 
 from protocol import STAGES, AckReason, Phase, State
@@ -26,11 +26,13 @@ def new_calculation_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a command did: whether it was accepted, why not, and the changes it caused."""
+    """What a command did: whether it was accepted, why not, the changes it caused, and the
+    ``seq`` it left the calculation at (the ack's ``seq``)."""
 
     accepted: bool
     reason: AckReason | None
     changes: tuple[State, ...] = ()
+    seq: int = field(kw_only=True)
 
 
 @dataclass(slots=True)
@@ -107,7 +109,7 @@ class Calculation:
         """Start a new calculation unless one is running."""
         changes = self.advance(now)
         if self.phase.running:
-            return Outcome(False, AckReason.ALREADY_RUNNING, tuple(changes))
+            return Outcome(False, AckReason.ALREADY_RUNNING, tuple(changes), seq=self.seq)
         self.calculation_id = self.new_id()
         self.phase = Phase.STARTING
         self.stage = 0
@@ -115,18 +117,18 @@ class Calculation:
         self.ended_by = None
         self._started_at = now
         changes.append(self._changed(now))
-        return Outcome(True, None, tuple(changes))
+        return Outcome(True, None, tuple(changes), seq=self.seq)
 
     def cancel(self, now: float, by: str, calculation_id: str | None = None) -> Outcome:
         """Cancel the running calculation (or the one named, if it is the running one)."""
         changes = self.advance(now)
         if not self.phase.running:
-            return Outcome(False, AckReason.NOT_RUNNING, tuple(changes))
+            return Outcome(False, AckReason.NOT_RUNNING, tuple(changes), seq=self.seq)
         if calculation_id is not None and calculation_id != self.calculation_id:
-            return Outcome(False, AckReason.STALE_CALCULATION, tuple(changes))
+            return Outcome(False, AckReason.STALE_CALCULATION, tuple(changes), seq=self.seq)
         self._end(now, Phase.CANCELED, by)
         changes.append(self._changed(now))
-        return Outcome(True, None, tuple(changes))
+        return Outcome(True, None, tuple(changes), seq=self.seq)
 
     def fail(self, now: float, reason: str) -> list[State]:
         """Mark the running calculation FAILED (the server hit an unexpected error)."""

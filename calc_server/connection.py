@@ -13,7 +13,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from calc_server.calculation import Outcome
 from calc_server.gate import refuse_handshake
 from calc_server.hub import Hub, Peer
-from calc_server.keys import EPOCH, HUB, SERVICE, SETTINGS
+from calc_server.keys import EPOCH, HUB, METRICS, SERVICE, SETTINGS
+from calc_server.metrics import Metrics
 from calc_server.ratelimit import TokenBucket
 from calc_server.service import CalculationService
 from calc_server.version import __version__
@@ -50,9 +51,17 @@ NO_STATUS_RECEIVED = 1005
 class Connection:
     """Reads one client's frames and turns them into commands and answers."""
 
-    def __init__(self, peer: Peer, hub: Hub, service: CalculationService, bucket: TokenBucket):
+    def __init__(
+        self,
+        peer: Peer,
+        hub: Hub,
+        service: CalculationService,
+        bucket: TokenBucket,
+        metrics: Metrics,
+    ):
         self.peer = peer
         self._hub = hub
+        self._metrics = metrics
         self._service = service
         self._bucket = bucket
         self._answers: OrderedDict[str, bytes] | None = None  # made on the first command
@@ -91,7 +100,7 @@ class Connection:
             if len(text) > MAX_ERROR_TEXT:
                 text = text[: MAX_ERROR_TEXT - 1] + "…"
             log.info("client %s sent a bad message: %r", self.peer.label, text)
-            self._hub.metrics.bad_messages += 1
+            self._metrics.bad_messages += 1
             self._error(ErrorCode.BAD_MESSAGE, text, request_id_of(data))
             return
         match message:
@@ -124,7 +133,7 @@ class Connection:
                     request_id=request_id,
                     accepted=outcome.accepted,
                     reason=outcome.reason,
-                    seq=self._service.calculation.seq,
+                    seq=outcome.seq,
                 )
             )
             if not outcome.accepted:
@@ -148,7 +157,7 @@ def _remote(request: web.Request) -> str:
 async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     """``GET /ws``: upgrade, greet with welcome and state, then serve the connection."""
     app = request.app
-    settings, hub, service = app[SETTINGS], app[HUB], app[SERVICE]
+    settings, hub, service, metrics = app[SETTINGS], app[HUB], app[SERVICE], app[METRICS]
     refusal = refuse_handshake(
         request,
         token=settings.token,
@@ -157,7 +166,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         max_connections=settings.max_connections,
     )
     if refusal is not None:
-        hub.metrics.handshakes_refused += 1
+        metrics.handshakes_refused += 1
         raise refusal
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat,
@@ -176,19 +185,23 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         transport=transport,
         remote=_remote(request),
     )
-    welcome = Welcome(
-        protocol=PROTOCOL_VERSION,
-        server=__version__,
-        epoch=app[EPOCH],
-        client_id=peer.client_id,
-        clients=len(hub) + 1,
-    )
-    hub.add(peer, first_frames=[encode(welcome), encode(service.snapshot())])
-    hub.metrics.connections += 1
+
+    def greeting(clients: int) -> tuple[bytes, bytes]:
+        welcome = Welcome(
+            protocol=PROTOCOL_VERSION,
+            server=__version__,
+            epoch=app[EPOCH],
+            client_id=peer.client_id,
+            clients=clients,
+        )
+        return encode(welcome), encode(service.snapshot())
+
+    hub.add(peer, greeting)
+    metrics.connections += 1
     log.info("connect %s from %s, %d connected", peer.client_id, peer.remote, len(hub))
     hub.presence_changed()
     bucket = TokenBucket(settings.rate_burst, settings.rate_per_second)
-    connection = Connection(peer, hub, service, bucket)
+    connection = Connection(peer, hub, service, bucket, metrics)
     try:
         await connection.serve()
     except Exception:

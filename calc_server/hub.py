@@ -1,5 +1,8 @@
 """The set of connected peers and the fan-out of pre-encoded frames to them.
 
+Presence pacing lives in ``presence.py``, GC tuning in ``gctuning.py``, counters in
+``metrics.py``; the hub only calls them.
+
 A broadcast is one plain loop writing the same pre-built frame to every transport: no task or
 queue per peer, no await. A peer whose unsent bytes exceed a limit is skipped and marked
 behind; a single sweep timer hands it the latest snapshot once it has drained to a quarter of
@@ -10,28 +13,20 @@ so skipping some is safe.
 from __future__ import annotations
 
 import asyncio
-import gc
 import itertools
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from calc_server.frames import text_frame
+from calc_server.gctuning import GcFreezer
 from calc_server.metrics import Metrics
+from calc_server.presence import PresencePacer
 from protocol import Presence, encode
 
 log = logging.getLogger("calc_server.hub")
-
-PRESENCE_DELAY = 0.05
-"""Seconds a presence broadcast waits, so a burst of connects sends one message."""
-
-PRESENCE_DELAY_PER_PEER = 0.0001
-"""Extra wait per connected peer: a presence costs one send per peer, so during a connect
-burst at 10,000 peers they go out about once a second instead of twenty times."""
-
-FREEZE_AFTER = 1.0
-"""Seconds of quiet after connects before long-lived objects are moved out of the GC's way."""
 
 SWEEP_INTERVAL = 0.1
 """Seconds between checks of peers that are behind."""
@@ -60,19 +55,19 @@ class Peer:
 class Hub:
     """Connected peers, the latest state and presence frames, and the broadcast loop."""
 
-    def __init__(self, *, send_buffer_limit: int, behind_timeout: float) -> None:
+    def __init__(self, *, send_buffer_limit: int, behind_timeout: float, metrics: Metrics) -> None:
         self._peers: set[Peer] = set()
         self._limit = send_buffer_limit
         self._behind_timeout = behind_timeout
         self._state_frame = b""
         self._presence_frame = b""
         self._sweep: asyncio.TimerHandle | None = None
-        self._presence_pending = False
-        self.metrics = Metrics()
+        self._presence = PresencePacer(self._broadcast_presence)
+        self._gc = GcFreezer(lambda: len(self._peers))
+        self.metrics = metrics
+        """The app's counters; the hub counts the peers it skips and cuts off."""
         self.closing = False
         self._client_ids = itertools.count(1)
-        self._freeze: asyncio.TimerHandle | None = None
-        self._frozen_peers = 0
 
     def __len__(self) -> int:
         return len(self._peers)
@@ -91,33 +86,17 @@ class Hub:
         """A client id unique within this server's epoch."""
         return f"c{next(self._client_ids)}"
 
-    def add(self, peer: Peer, *, first_frames: list[bytes]) -> None:
-        """Register ``peer`` after writing its first frames (welcome, state) to it.
+    def add(self, peer: Peer, greeting: Callable[[int], Iterable[bytes]]) -> None:
+        """Register ``peer`` and write it ``greeting(clients)``: its first frames (welcome, state).
 
-        Writing and registering happen with no await in between, so no broadcast can slip
-        between the welcome snapshot and the peer's first broadcast.
+        ``clients`` counts the peers connected, this one included. Registering and writing
+        happen with no await in between, so no broadcast can slip between the greeting's
+        snapshot and the peer's first broadcast.
         """
-        # one write, one syscall: handshakes are bound by per-connection syscalls
-        peer.transport.write(b"".join(text_frame(payload) for payload in first_frames))
         self._peers.add(peer)
-        if self._freeze is None:
-            self._freeze = asyncio.get_running_loop().call_later(FREEZE_AFTER, self._freeze_gc)
-
-    def _freeze_gc(self) -> None:
-        """Keep the connections' objects out of full collections after a burst of connects.
-
-        With thousands of peers a generation-2 collection walks every connection's objects
-        and can stall a broadcast for tens of milliseconds; frozen objects are skipped. When
-        most of the frozen peers have gone, unfreeze so their garbage can be collected.
-        """
-        self._freeze = None
-        peers = len(self._peers)
-        if peers < self._frozen_peers // 2:
-            gc.unfreeze()
-            self._frozen_peers = 0
-        if peers > self._frozen_peers * 1.1:
-            gc.freeze()
-            self._frozen_peers = peers
+        # one write, one syscall: handshakes are bound by per-connection syscalls
+        peer.transport.write(b"".join(text_frame(p) for p in greeting(len(self._peers))))
+        self._gc.connected()
 
     def remove(self, peer: Peer) -> bool:
         """Forget ``peer``; True if it was registered."""
@@ -145,19 +124,15 @@ class Hub:
 
     def broadcast_state(self, payload: bytes) -> None:
         """Fan a pre-encoded state message out to every peer."""
-        self.metrics.state_changes += 1
         self._state_frame = frame = text_frame(payload)
         self._fan_out(frame)
 
     def presence_changed(self) -> None:
         """Schedule one presence broadcast; connects and leaves close together share it."""
-        if not self._presence_pending and not self.closing:
-            self._presence_pending = True
-            delay = PRESENCE_DELAY + PRESENCE_DELAY_PER_PEER * len(self._peers)
-            asyncio.get_running_loop().call_later(delay, self._broadcast_presence)
+        if not self.closing:
+            self._presence.changed(len(self._peers))
 
     def _broadcast_presence(self) -> None:
-        self._presence_pending = False
         if self.closing:
             return
         self._presence_frame = frame = text_frame(encode(Presence(clients=len(self._peers))))
@@ -218,7 +193,8 @@ class Hub:
     def stop(self) -> None:
         """Stop the sweep timer; no more broadcasts are expected."""
         self.closing = True
-        for timer in (self._sweep, self._freeze):
-            if timer is not None:
-                timer.cancel()
-        self._sweep = self._freeze = None
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        self._presence.stop()
+        self._gc.stop()

@@ -6,9 +6,11 @@ from aiohttp import web
 
 from calc_server.config import Settings
 from calc_server.hub import Hub
+from calc_server.metrics import Metrics
 from calc_server.service import CalculationService
 
 SETTINGS = web.AppKey("settings", Settings)
 HUB = web.AppKey("hub", Hub)
+METRICS = web.AppKey("metrics", Metrics)
 SERVICE = web.AppKey("service", CalculationService)
 EPOCH = web.AppKey("epoch", str)

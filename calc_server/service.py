@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 
 from calc_server.calculation import SHUTDOWN, Calculation, Outcome
 from calc_server.hub import Hub
+from calc_server.metrics import Metrics
 from protocol import State, encode
 
 log = logging.getLogger("calc_server.calculation")
@@ -25,9 +26,11 @@ class CalculationService:
         calculation: Calculation,
         hub: Hub,
         clock: Callable[[], float],
+        metrics: Metrics,
     ) -> None:
         self.calculation = calculation
         self._hub = hub
+        self._metrics = metrics
         self._clock = clock
         self._timer: asyncio.TimerHandle | None = None
 
@@ -75,7 +78,7 @@ class CalculationService:
 
     def _publish(self, changes: Iterable[State]) -> None:
         for state in changes:
-            self._hub.metrics.encodes += 1
+            self._metrics.state_changes += 1
             self._hub.broadcast_state(encode(state))
             # logged after the fan-out: formatting a log line is not worth a client's wait
             log.info(

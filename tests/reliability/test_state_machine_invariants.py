@@ -116,7 +116,7 @@ class CalculationMachine(RuleBasedStateMachine):
         before = self.calc.seq
         snapshot = self.calc.snapshot(self.now)
         self.sent[client].append("sync")
-        self.answers[client].append(Outcome(True, None))
+        self.answers[client].append(Outcome(True, None, seq=before))
         assert snapshot.seq == before == self.calc.seq, "a sync changes nothing"
         assert 0.0 <= snapshot.stage_elapsed <= STAGE
 

@@ -1,0 +1,45 @@
+"""Garbage-collector tuning for many long-lived connections: ``gc.freeze`` after connect bursts.
+
+With thousands of peers a generation-2 collection walks every connection's objects and can
+stall a broadcast for tens of milliseconds; frozen objects are skipped. When most of the frozen
+peers have gone, unfreeze so their garbage can be collected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Callable
+
+FREEZE_AFTER = 1.0
+"""Seconds of quiet after connects before long-lived objects are moved out of the GC's way."""
+
+
+class GcFreezer:
+    """Freezes the heap a second after connects, sized by how many peers ``count`` reports."""
+
+    def __init__(self, count: Callable[[], int]) -> None:
+        self._count = count
+        self._timer: asyncio.TimerHandle | None = None
+        self._frozen_peers = 0
+
+    def connected(self) -> None:
+        """A peer connected: freeze (or refreeze) once the burst has settled."""
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FREEZE_AFTER, self._settle)
+
+    def _settle(self) -> None:
+        self._timer = None
+        peers = self._count()
+        if peers < self._frozen_peers // 2:
+            gc.unfreeze()
+            self._frozen_peers = 0
+        if peers > self._frozen_peers * 1.1:
+            gc.freeze()
+            self._frozen_peers = peers
+
+    def stop(self) -> None:
+        """Cancel a pending freeze."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
