@@ -12,17 +12,10 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import NoReturn
-from urllib.parse import urlsplit
 
 from calc_client import cli_commands
-from calc_client.cli_commands import CommandFailed, ConnectionOptions, ExitCode, write_error
-from calc_client.options import INSECURE_WARNING, add_security_options
-from calc_client.security import client_ssl
-from calc_local.argtypes import positive_seconds
-from calc_local.defaults import DEFAULT_URL, client_name, default_url
-
-DEFAULT_TIMEOUT = 5.0
-"""Seconds allowed for connecting and for each answer, unless ``--timeout`` says otherwise."""
+from calc_client.cli_connection import add_connection_options, connection_options, open_link
+from calc_client.cli_exit import CommandFailed, ExitCode, write_error
 
 EXIT_CODES = """\
 exit codes:
@@ -45,57 +38,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _ws_url(text: str) -> str:
-    scheme = urlsplit(text).scheme.lower()
-    if scheme not in ("ws", "wss"):
-        raise argparse.ArgumentTypeError(f"must be a ws:// or wss:// URL, got {text!r}")
-    return text
-
-
-def add_connection_options(
-    parser: argparse.ArgumentParser, env: Mapping[str, str], *, with_defaults: bool
-) -> None:
-    """The options every subcommand shares: where the server is and how to reach it.
-
-    They are accepted before and after the subcommand; the copies after it have no defaults,
-    so they override the ones before only when given. New connection options (token, TLS)
-    belong here and in ``connection_options``.
-    """
-
-    def default(value: object) -> object:
-        return value if with_defaults else argparse.SUPPRESS
-
-    group = parser.add_argument_group("connection options")
-    group.add_argument(
-        "--url",
-        type=_ws_url,
-        default=default(default_url(env)),
-        help=f"server WebSocket URL (env CALC_URL, default {DEFAULT_URL})",
-    )
-    group.add_argument(
-        "--timeout",
-        type=positive_seconds,
-        default=default(DEFAULT_TIMEOUT),
-        metavar="SECONDS",
-        help=f"give up connecting (or waiting for an answer) after this long "
-        f"(default {DEFAULT_TIMEOUT:g})",
-    )
-    add_security_options(group, env, with_defaults=with_defaults)
-
-
-def connection_options(args: argparse.Namespace) -> ConnectionOptions:
-    """``ConnectionOptions`` from parsed arguments; warns on stderr about ``--insecure``."""
-    if args.insecure:
-        write_error(f"warning: {INSECURE_WARNING}")
-    return ConnectionOptions(
-        url=str(args.url),
-        timeout=float(args.timeout),
-        name=client_name("calc"),
-        token=args.token,
-        ssl=client_ssl(args.cafile, bool(args.insecure)),
-    )
 
 
 def build_parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
@@ -140,16 +82,18 @@ def build_parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser
 
 async def run(args: argparse.Namespace) -> ExitCode:
     """Connect and run the subcommand named in ``args``."""
-    async with cli_commands.open_inbox(connection_options(args)) as inbox:
+    options = connection_options(args)
+    timeout = options.timeout
+    async with open_link(options) as link:
         match args.command:
             case "status":
-                return await cli_commands.status(inbox, as_json=bool(args.json))
+                return await cli_commands.status(link, timeout, as_json=bool(args.json))
             case "start":
-                return await cli_commands.start(inbox, wait=bool(args.wait))
+                return await cli_commands.start(link, timeout, wait=bool(args.wait))
             case "cancel":
-                return await cli_commands.cancel(inbox)
+                return await cli_commands.cancel(link, timeout)
             case "watch":
-                return await cli_commands.watch(inbox, as_json=bool(args.json))
+                return await cli_commands.watch(link, as_json=bool(args.json))
     raise AssertionError(f"unknown command {args.command!r}")
 
 
