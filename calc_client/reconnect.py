@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from ssl import SSLContext
 
 from aiohttp import WSCloseCode
 
 from calc_client.link import CLIENT_HEARTBEAT, ConnectFailed, Link, connect
-from protocol import ServerMessage, State
+from protocol import ServerMessage, State, Welcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +42,9 @@ class Connecting:
 
 @dataclass(frozen=True, slots=True)
 class Connected:
-    """A connection is open and ``welcome`` arrived (it is ``link.welcome``)."""
+    """A connection is open and the server said ``welcome``; commands can be sent."""
 
-    link: Link
+    welcome: Welcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,11 @@ Event = Connecting | Connected | Received | Disconnected
 
 
 class Reconnector:
-    """Keeps one connection to ``url`` open for as long as it is iterated."""
+    """Keeps one connection to ``url`` open for as long as ``events`` is iterated.
+
+    Commands go out through the same object (``start``, ``cancel``) on the current link, and
+    are never queued: without a link they are not sent.
+    """
 
     def __init__(
         self,
@@ -98,11 +102,29 @@ class Reconnector:
         self.token = token
         self.ssl = ssl
         self.link: Link | None = None
+        """The open link while connected (for tests that cut it); send through this object."""
         self._wake = asyncio.Event()
 
     def retry_now(self) -> None:
         """Skip the current wait (or a final refusal) and try again at once."""
         self._wake.set()
+
+    async def start(self) -> str | None:
+        """Send ``start``; the request id, or None when there is no connection to send it on."""
+        return await self._send(lambda link: link.start())
+
+    async def cancel(self, calculation_id: str | None = None) -> str | None:
+        """Send ``cancel`` for ``calculation_id``; the request id, or None when not connected."""
+        return await self._send(lambda link: link.cancel(calculation_id))
+
+    async def _send(self, send: Callable[[Link], Awaitable[str]]) -> str | None:
+        link = self.link
+        if link is None or link.closed:
+            return None
+        try:
+            return await send(link)
+        except ConnectionError:
+            return None
 
     async def _connect(self) -> Link:
         return await connect(
@@ -141,7 +163,7 @@ class Reconnector:
             self.link = link
             healthy = False
             try:
-                yield Connected(link)
+                yield Connected(link.welcome)
                 async for message in link:
                     if isinstance(message, State):
                         healthy = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import replace
 from datetime import datetime
 from ssl import SSLContext
@@ -16,23 +17,24 @@ from textual.getters import query_one
 from textual.reactive import reactive
 from textual.widgets import Button, Footer, Header
 
-from calc_client.reconnect import Backoff
-from calc_local.defaults import default_url
-from calc_tui.connection import ServerConnection
-from calc_tui.messages import (
-    ConnectionAttempted,
-    ConnectionLost,
-    ConnectionOpened,
-    ServerMessageReceived,
+from calc_client.reconnect import (
+    Backoff,
+    Connected,
+    Connecting,
+    Disconnected,
+    Received,
+    Reconnector,
 )
+from calc_local.defaults import client_name, default_url
+from calc_tui.messages import ConnectionReported
 from calc_tui.progress import IDLE, Progress, progress_at
-from calc_tui.status import STARTING_UP, Link, LinkStatus
+from calc_tui.status import STARTING_UP, ConnectionStatus, LinkStatus
 from calc_tui.text import describe_error, describe_rejection, plain
 from calc_tui.widgets.connection_indicator import ConnectionIndicator
 from calc_tui.widgets.event_log import EventLog
 from calc_tui.widgets.presence import PresenceCount
 from calc_tui.widgets.progress_panel import ProgressPanel
-from protocol import Ack, AckReason, Error, Phase, Presence, State, Welcome
+from protocol import Ack, AckReason, Error, Phase, Presence, ServerMessage, State, Welcome
 
 TICK = 1 / 12
 """Seconds between progress redraws while a calculation runs and the link is up."""
@@ -87,7 +89,7 @@ class CalcApp(App[None]):
         self,
         url: str,
         *,
-        connection: ServerConnection | None,
+        connection: Reconnector | None,
         clock: Clock | None = None,
         wall_clock: WallClock = _wall_clock,
         animate: bool = True,
@@ -135,8 +137,12 @@ class CalcApp(App[None]):
             self._run_connection(self.connection)
 
     @work(exclusive=True, group="connection", exit_on_error=True)
-    async def _run_connection(self, connection: ServerConnection) -> None:
-        await connection.pump(self.post_message)
+    async def _run_connection(self, connection: Reconnector) -> None:
+        """Own the socket: post every connection event, until the app ends."""
+        # events() is an async generator: closing it closes the link it holds.
+        async with aclosing(connection.events()) as events:
+            async for event in events:
+                self.post_message(ConnectionReported(event))
 
     @property
     def pending_commands(self) -> tuple[str, ...]:
@@ -159,22 +165,36 @@ class CalcApp(App[None]):
 
     # --- connection messages -------------------------------------------------------------
 
-    def on_connection_attempted(self, message: ConnectionAttempted) -> None:
-        link = Link.RECONNECTING if self._ever_connected or message.attempt > 1 else Link.CONNECTING
+    def on_connection_reported(self, message: ConnectionReported) -> None:
+        match message.event:
+            case Connecting() as attempt:
+                self._attempting(attempt)
+            case Connected(welcome=welcome):
+                self._welcomed(welcome)
+            case Received(message=received):
+                self._received(received)
+            case Disconnected() as lost:
+                self._lost(lost)
+
+    def _attempting(self, message: Connecting) -> None:
+        link = (
+            ConnectionStatus.RECONNECTING
+            if self._ever_connected or message.attempt > 1
+            else ConnectionStatus.CONNECTING
+        )
         self._retry_at = None
         self._countdown.pause()
         self.link_status = LinkStatus(link, attempt=message.attempt)
 
-    def on_connection_opened(self, message: ConnectionOpened) -> None:
-        self._welcomed(message.welcome)
-
-    def on_connection_lost(self, message: ConnectionLost) -> None:
+    def _lost(self, message: Disconnected) -> None:
         was_connected = self.link_status.connected
         if self._frozen_at is None:
             self._frozen_at = self.now()  # the bar stops where it was when the link went
         self._pending.clear()
         self.clients = None  # unknown until the server says again
-        link = Link.OFFLINE if message.retry_in is None else Link.RECONNECTING
+        link = (
+            ConnectionStatus.OFFLINE if message.retry_in is None else ConnectionStatus.RECONNECTING
+        )
         self.link_status = LinkStatus(
             link, attempt=message.attempt, retry_in=message.retry_in, reason=message.reason
         )
@@ -200,7 +220,7 @@ class CalcApp(App[None]):
     def _count_down(self) -> None:
         """Keep "retry in" current while waiting to reconnect; stop when the wait ends."""
         status = self.link_status
-        if self._retry_at is None or status.link is not Link.RECONNECTING:
+        if self._retry_at is None or status.link is not ConnectionStatus.RECONNECTING:
             self._countdown.pause()
             return
         self._countdown.resume()
@@ -208,8 +228,8 @@ class CalcApp(App[None]):
         if counted.describe() != status.describe():
             self.link_status = counted
 
-    def on_server_message_received(self, message: ServerMessageReceived) -> None:
-        match message.message:
+    def _received(self, message: ServerMessage) -> None:
+        match message:
             case State() as state:
                 self._state_received(state)
             case Ack() as ack:
@@ -235,7 +255,7 @@ class CalcApp(App[None]):
         self._frozen_at = None
         self._last_failure = ""
         self.clients = welcome.clients
-        self.link_status = LinkStatus(Link.CONNECTED)
+        self.link_status = LinkStatus(ConnectionStatus.CONNECTED)
         self._record(None, f"connected as {plain(welcome.client_id, 20)}")
 
     def _state_received(self, state: State) -> None:
@@ -382,7 +402,11 @@ def make_app(
     """
     url = url or default_url()
     connection = (
-        ServerConnection(url, name=name, backoff=backoff, token=token, ssl=ssl) if connect else None
+        Reconnector(
+            url, name=name or client_name("calc-tui"), backoff=backoff, token=token, ssl=ssl
+        )
+        if connect
+        else None
     )
     return CalcApp(
         url,

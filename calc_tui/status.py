@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from calc_tui.text import plain
 
 
-class Link(enum.Enum):
+class ConnectionStatus(enum.Enum):
     """The four things the connection indicator can say."""
 
     CONNECTING = "connecting"
@@ -22,7 +22,7 @@ class Link(enum.Enum):
 class LinkStatus:
     """One state of the connection, with what the indicator needs to describe it."""
 
-    link: Link
+    link: ConnectionStatus
     attempt: int = 0
     """While connecting: this attempt's number. While waiting: how many have failed."""
     retry_in: float | None = None
@@ -31,23 +31,23 @@ class LinkStatus:
     @property
     def connected(self) -> bool:
         """True while commands can be sent."""
-        return self.link is Link.CONNECTED
+        return self.link is ConnectionStatus.CONNECTED
 
     def describe(self) -> str:
         """One line for the indicator, in plain words."""
         reason = plain(self.reason, 60)
         match self.link:
-            case Link.CONNECTED:
+            case ConnectionStatus.CONNECTED:
                 return "connected"
-            case Link.CONNECTING:
+            case ConnectionStatus.CONNECTING:
                 return "connecting…"
-            case Link.RECONNECTING:
+            case ConnectionStatus.RECONNECTING:
                 if self.retry_in is None:
                     return f"reconnecting (attempt {self.attempt})…"
                 # ``attempt`` counts the failures so far; the next try is one more.
                 text = f"reconnecting (attempt {self.attempt + 1}, retry in {_wait(self.retry_in)})"
                 return f"{text}: {reason}" if reason else text
-            case Link.OFFLINE:
+            case ConnectionStatus.OFFLINE:
                 return f"offline: {reason or 'refused'} (press r to retry)"
         raise AssertionError(self.link)  # pragma: no cover
 
@@ -57,5 +57,5 @@ def _wait(seconds: float) -> str:
     return f"{seconds:.1f}s" if seconds < 1 else f"{math.ceil(seconds)}s"
 
 
-STARTING_UP = LinkStatus(Link.CONNECTING, attempt=1)
+STARTING_UP = LinkStatus(ConnectionStatus.CONNECTING, attempt=1)
 """Before the first attempt has reported anything."""

@@ -6,13 +6,13 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from calc_tui.status import STARTING_UP, Link, LinkStatus
+from calc_tui.status import STARTING_UP, ConnectionStatus, LinkStatus
 
 _ICONS = {
-    Link.CONNECTED: "●",
-    Link.CONNECTING: "○",
-    Link.RECONNECTING: "◌",
-    Link.OFFLINE: "✗",
+    ConnectionStatus.CONNECTED: "●",
+    ConnectionStatus.CONNECTING: "○",
+    ConnectionStatus.RECONNECTING: "◌",
+    ConnectionStatus.OFFLINE: "✗",
 }
 
 
@@ -33,13 +33,10 @@ class ConnectionIndicator(Static):
     }
     """
 
-    status: reactive[LinkStatus] = reactive(STARTING_UP, init=False, repaint=False)
+    status: reactive[LinkStatus] = reactive(STARTING_UP, repaint=False)
     """What to show; set by the app from connection messages."""
 
-    def on_mount(self) -> None:
-        self.watch_status(self.status)
-
     def watch_status(self, status: LinkStatus) -> None:
-        for link in Link:
+        for link in ConnectionStatus:
             self.set_class(status.link is link, f"-{link.value}")
         self.update(Content(f"{_ICONS[status.link]} {status.describe()}"))

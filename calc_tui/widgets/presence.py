@@ -18,11 +18,8 @@ class PresenceCount(Static):
     }
     """
 
-    clients: reactive[int | None] = reactive(None, init=False, repaint=False)
+    clients: reactive[int | None] = reactive(None, repaint=False)
     """Count from ``welcome`` and ``presence``; None before the first connection."""
-
-    def on_mount(self) -> None:
-        self.watch_clients(self.clients)
 
     def watch_clients(self, clients: int | None) -> None:
         if clients is None:

@@ -20,7 +20,7 @@ class Spinner(Static):
     }
     """
 
-    spinning: reactive[bool] = reactive(False, init=False, repaint=False)
+    spinning: reactive[bool] = reactive(False, repaint=False)
     """True while the calculation runs or a command awaits its ack."""
 
     frame: reactive[int] = reactive(0, init=False, repaint=False)
@@ -32,8 +32,8 @@ class Spinner(Static):
 
     def on_mount(self) -> None:
         if self._animated:
+            # before the reactives' first watch, which Textual runs right after on_mount
             self._timer = self.set_interval(1 / 10, self._next_frame, pause=True)
-        self.watch_spinning(self.spinning)
 
     def _next_frame(self) -> None:
         self.frame = (self.frame + 1) % len(FRAMES)

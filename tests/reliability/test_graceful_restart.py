@@ -61,11 +61,11 @@ async def test_sigterm_ends_calculation_closes_1001_and_clients_resync_from_new_
         restarted = loop.time()
         for client in clients:
             _, opened = await client.next(Connected, timeout=5)
-            assert opened.link.welcome.epoch != old_epoch
+            assert opened.welcome.epoch != old_epoch
             _, fresh = await client.next(Received, lambda r: isinstance(r.message, State))
             assert isinstance(fresh.message, State)
             assert (fresh.message.epoch, fresh.message.seq, fresh.message.state) == (
-                opened.link.welcome.epoch,
+                opened.welcome.epoch,
                 0,
                 Phase.IDLE,
             )

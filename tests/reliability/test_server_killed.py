@@ -15,7 +15,7 @@ import json
 import os
 import signal
 
-from calc_tui.status import Link
+from calc_tui.status import ConnectionStatus
 from protocol import Phase
 from tests.client.calc_process import CalcProcess, clean_env
 from tests.reliability.processes import ServerProcess
@@ -56,7 +56,7 @@ async def test_sigkill_mid_calculation_then_restart_on_the_same_port() -> None:
                 pilot, lambda: not app.link_status.connected, timeout=AT_ONCE, what="loss shown"
             )
             tui_noticed = loop.time() - killed
-            assert app.link_status.link is Link.RECONNECTING
+            assert app.link_status.link is ConnectionStatus.RECONNECTING
             gone = await finished
             watch_noticed = loop.time() - killed
             assert gone.code == 2, gone

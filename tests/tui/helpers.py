@@ -10,9 +10,9 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
 
-from calc_client.reconnect import Backoff
+from calc_client.reconnect import Backoff, Received
 from calc_tui.app import CalcApp, make_app
-from calc_tui.messages import ServerMessageReceived
+from calc_tui.messages import ConnectionReported
 from protocol import Phase, ServerMessage, State, Welcome
 
 EPOCH = "epoch-1"
@@ -32,9 +32,9 @@ def fed_app(clock: Callable[[], float] = lambda: 1000.0) -> CalcApp:
     return make_app(URL, connect=False, clock=clock, wall_clock=lambda: "12:00:00", animate=False)
 
 
-def received(message: ServerMessage) -> ServerMessageReceived:
+def received(message: ServerMessage) -> ConnectionReported:
     """What the connection worker posts when ``message`` arrives."""
-    return ServerMessageReceived(message)
+    return ConnectionReported(Received(message))
 
 
 async def wait_for(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from calc_tui.messages import ConnectionAttempted, ConnectionLost, ConnectionOpened
-from calc_tui.status import Link
+from calc_client.reconnect import Connected, Connecting, Disconnected
+from calc_tui.messages import ConnectionReported
+from calc_tui.status import ConnectionStatus
 from calc_tui.widgets.connection_indicator import ConnectionIndicator
 from calc_tui.widgets.event_log import EventLog
 from calc_tui.widgets.presence import PresenceCount
@@ -21,7 +22,7 @@ async def test_a_state_not_newer_than_the_last_is_ignored() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         shown: list[tuple[int, Phase]] = []
         app.watch(app, "calc", lambda s: s and shown.append((s.seq, s.state)), init=False)
-        app.post_message(ConnectionOpened(welcome()))
+        app.post_message(ConnectionReported(Connected(welcome())))
         app.post_message(received(state(Phase.IN_PROGRESS, 5, stage=1)))
         app.post_message(received(state(Phase.STARTING, 4, stage=0)))
         app.post_message(received(state(Phase.SUCCESS, 5, stage=3)))
@@ -34,11 +35,11 @@ async def test_new_epoch_after_reconnect_says_restarted_and_interrupted() -> Non
     toasts = Toasts()
     app = fed_app()
     async with app.run_test(size=(80, 24), message_hook=toasts) as pilot:
-        app.post_message(ConnectionOpened(welcome()))
+        app.post_message(ConnectionReported(Connected(welcome())))
         app.post_message(received(state(Phase.IN_PROGRESS, 7, stage=1)))
-        app.post_message(ConnectionLost("connection lost", 1, 0.1))
-        app.post_message(ConnectionAttempted(1))
-        app.post_message(ConnectionOpened(welcome(epoch="epoch-2")))
+        app.post_message(ConnectionReported(Disconnected("connection lost", 1, 0.1)))
+        app.post_message(ConnectionReported(Connecting(1)))
+        app.post_message(ConnectionReported(Connected(welcome(epoch="epoch-2"))))
         app.post_message(received(state(Phase.IDLE, 0, epoch="epoch-2")))
         await wait_for(pilot, lambda: app.calc is not None and app.calc.epoch == "epoch-2")
 
@@ -53,10 +54,10 @@ async def test_same_epoch_after_reconnect_is_not_a_restart() -> None:
     toasts = Toasts()
     app = fed_app()
     async with app.run_test(size=(80, 24), message_hook=toasts) as pilot:
-        app.post_message(ConnectionOpened(welcome()))
+        app.post_message(ConnectionReported(Connected(welcome())))
         app.post_message(received(state(Phase.IN_PROGRESS, 7, stage=1)))
-        app.post_message(ConnectionLost("connection lost", 1, 0.1))
-        app.post_message(ConnectionOpened(welcome(client_id="c9")))
+        app.post_message(ConnectionReported(Disconnected("connection lost", 1, 0.1)))
+        app.post_message(ConnectionReported(Connected(welcome(client_id="c9"))))
         app.post_message(received(state(Phase.ALMOST_DONE, 8, stage=2)))
         await wait_for(pilot, lambda: app.calc is not None and app.calc.seq == 8)
         assert toasts.titled("Server restarted") == []
@@ -66,23 +67,23 @@ async def test_disconnected_state_stays_dimmed_and_the_bar_stops() -> None:
     now = [1000.0]
     app = fed_app(clock=lambda: now[0])
     async with app.run_test(size=(80, 24)) as pilot:
-        app.post_message(ConnectionOpened(welcome()))
+        app.post_message(ConnectionReported(Connected(welcome())))
         app.post_message(received(state(Phase.IN_PROGRESS, 2, stage=1, stage_duration=2.0)))
         await wait_for(pilot, lambda: app.calc is not None)
         now[0] += 1.0  # half of stage 2 of 3
         await wait_for(pilot, lambda: abs(app.progress.fraction - 0.5) < 1e-9, what="0.5")
 
-        app.post_message(ConnectionLost("connection lost", 0, 1.0))
+        app.post_message(ConnectionReported(Disconnected("connection lost", 0, 1.0)))
         await wait_for(pilot, lambda: not app.link_status.connected)
         now[0] += 0.5  # time passes, a retry fails: the bar must not move
-        app.post_message(ConnectionAttempted(1))
-        app.post_message(ConnectionLost("cannot connect", 1, 1.0))
+        app.post_message(ConnectionReported(Connecting(1)))
+        app.post_message(ConnectionReported(Disconnected("cannot connect", 1, 1.0)))
         await wait_for(pilot, lambda: app.link_status.reason == "cannot connect")
         assert abs(app.progress.fraction - 0.5) < 1e-9
         assert app.query_one(ProgressPanel).has_class("-stale")
         assert app.calc is not None
         assert app.calc.state is Phase.IN_PROGRESS
-        assert app.link_status.link is Link.RECONNECTING
+        assert app.link_status.link is ConnectionStatus.RECONNECTING
         assert not app.busy
 
 
@@ -90,7 +91,7 @@ async def test_server_text_is_shown_as_plain_text() -> None:
     toasts = Toasts()
     app = fed_app()
     async with app.run_test(size=(80, 24), message_hook=toasts) as pilot:
-        app.post_message(ConnectionOpened(welcome()))
+        app.post_message(ConnectionReported(Connected(welcome())))
         app.post_message(received(state(Phase.IDLE, 0)))
         app.post_message(
             received(state(Phase.STARTING, 1, started_by="[b]eve[/b]\x1b[31m\x07 (c1)"))
@@ -113,7 +114,7 @@ async def test_rejections_and_presence_in_plain_words() -> None:
     toasts = Toasts()
     app = fed_app()
     async with app.run_test(size=(80, 24), message_hook=toasts) as pilot:
-        app.post_message(ConnectionOpened(welcome(clients=1)))
+        app.post_message(ConnectionReported(Connected(welcome(clients=1))))
         app.post_message(received(state(Phase.IDLE, 0)))
         app.post_message(received(Presence(clients=3)))
         app.post_message(
@@ -136,8 +137,10 @@ async def test_the_wait_before_a_retry_counts_down_and_failures_are_logged_once(
     async with app.run_test(size=(80, 24)) as pilot:
         indicator = app.query_one(ConnectionIndicator)
         for attempt in (1, 2):
-            app.post_message(ConnectionAttempted(attempt))
-            app.post_message(ConnectionLost("cannot connect: refused", attempt, 5.0))
+            app.post_message(ConnectionReported(Connecting(attempt)))
+            app.post_message(
+                ConnectionReported(Disconnected("cannot connect: refused", attempt, 5.0))
+            )
         await wait_for(pilot, lambda: "retry in 5s" in str(indicator.render()))
         assert str(indicator.render()) == (
             "◌ reconnecting (attempt 3, retry in 5s): cannot connect: refused"

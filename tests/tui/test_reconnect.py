@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from calc_client.reconnect import Backoff
 from calc_tui.app import make_app
-from calc_tui.status import Link
+from calc_tui.status import ConnectionStatus
 from calc_tui.widgets.connection_indicator import ConnectionIndicator
 from calc_tui.widgets.progress_panel import ProgressPanel
 from protocol import Phase
@@ -29,7 +29,7 @@ async def test_server_restart_reconnects_and_resyncs(server_factory: ServerFacto
 
         await server.stop()
         await wait_for(pilot, lambda: indicator.has_class("-reconnecting"), what="reconnecting")
-        assert app.link_status.link is Link.RECONNECTING
+        assert app.link_status.link is ConnectionStatus.RECONNECTING
         assert "reconnecting (attempt" in str(indicator.render())
         # The last known state stays on screen, dimmed.
         assert app.calc is not None

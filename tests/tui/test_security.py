@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from calc_client.reconnect import Connecting
 from calc_tui.app import make_app
-from calc_tui.messages import ConnectionAttempted
-from calc_tui.status import Link
+from calc_tui.messages import ConnectionReported
+from calc_tui.status import ConnectionStatus
 from tests.conftest import ServerFactory
 from tests.tui.helpers import FAST_BACKOFF, Toasts, is_connected, wait_for
 
@@ -20,19 +21,23 @@ async def test_wrong_token_is_shown_as_authentication_failed_and_not_retried(
     attempts: list[int] = []
 
     def record(message: object) -> None:
-        if isinstance(message, ConnectionAttempted):
-            attempts.append(message.attempt)
+        if isinstance(message, ConnectionReported) and isinstance(message.event, Connecting):
+            attempts.append(message.event.attempt)
 
     app = make_app(server.url, backoff=FAST_BACKOFF, token="wrong")
     async with app.run_test(size=(80, 24), message_hook=record) as pilot:
-        await wait_for(pilot, lambda: app.link_status.link is Link.OFFLINE, what="offline")
+        await wait_for(
+            pilot, lambda: app.link_status.link is ConnectionStatus.OFFLINE, what="offline"
+        )
         assert app.link_status.describe() == "offline: authentication failed (press r to retry)"
         # with a 0.05 s backoff a retry loop would make several attempts in this time
         with pytest.raises(AssertionError, match="timed out"):
             await wait_for(pilot, lambda: len(attempts) > 1, timeout=0.5)
         await pilot.press("r")
         await wait_for(pilot, lambda: len(attempts) == 2, what="a second attempt on r")
-        await wait_for(pilot, lambda: app.link_status.link is Link.OFFLINE, what="offline again")
+        await wait_for(
+            pilot, lambda: app.link_status.link is ConnectionStatus.OFFLINE, what="offline again"
+        )
 
 
 async def test_right_token_connects(server_factory: ServerFactory) -> None:

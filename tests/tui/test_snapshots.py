@@ -14,8 +14,9 @@ from typing import Any
 from textual.message import Message
 from textual.pilot import Pilot
 
+from calc_client.reconnect import Connected, Connecting, Disconnected
 from calc_tui.app import CalcApp
-from calc_tui.messages import ConnectionAttempted, ConnectionLost, ConnectionOpened
+from calc_tui.messages import ConnectionReported
 from calc_tui.widgets.event_log import EventLog
 from protocol import Ack, Phase
 from tests.tui.helpers import fed_app, received, state, wait_for, welcome
@@ -51,11 +52,11 @@ def seq_is(seq: int) -> Callable[[CalcApp], bool]:
 
 def test_snapshot_reconnecting(snap_compare: SnapCompare) -> None:
     run_before = feed(
-        ConnectionAttempted(1),
-        ConnectionOpened(welcome(clients=2)),
+        ConnectionReported(Connecting(1)),
+        ConnectionReported(Connected(welcome(clients=2))),
         received(state(Phase.STARTING, 1, stage=0)),
         received(state(Phase.IN_PROGRESS, 2, stage=1, stage_elapsed=0.8)),
-        ConnectionLost("no close handshake (code 1006)", 0, 0.4),
+        ConnectionReported(Disconnected("no close handshake (code 1006)", 0, 0.4)),
         until=lambda app: app.link_status.retry_in == 0.4,
     )
     assert snap_compare(fed_app(), terminal_size=(80, 24), run_before=run_before)
@@ -63,8 +64,8 @@ def test_snapshot_reconnecting(snap_compare: SnapCompare) -> None:
 
 def test_snapshot_idle_and_connected(snap_compare: SnapCompare) -> None:
     run_before = feed(
-        ConnectionAttempted(1),
-        ConnectionOpened(welcome(clients=2)),
+        ConnectionReported(Connecting(1)),
+        ConnectionReported(Connected(welcome(clients=2))),
         received(state(Phase.IDLE, 0)),
         until=lambda app: app.calc is not None and app.link_status.connected,
     )
@@ -73,8 +74,8 @@ def test_snapshot_idle_and_connected(snap_compare: SnapCompare) -> None:
 
 def test_snapshot_in_progress(snap_compare: SnapCompare) -> None:
     run_before = feed(
-        ConnectionAttempted(1),
-        ConnectionOpened(welcome(clients=2)),
+        ConnectionReported(Connecting(1)),
+        ConnectionReported(Connected(welcome(clients=2))),
         received(state(Phase.IDLE, 0)),
         received(state(Phase.STARTING, 1, stage=0)),
         received(state(Phase.IN_PROGRESS, 2, stage=1, stage_elapsed=0.8)),
@@ -85,8 +86,8 @@ def test_snapshot_in_progress(snap_compare: SnapCompare) -> None:
 
 def test_snapshot_success(snap_compare: SnapCompare) -> None:
     run_before = feed(
-        ConnectionAttempted(1),
-        ConnectionOpened(welcome(clients=2)),
+        ConnectionReported(Connecting(1)),
+        ConnectionReported(Connected(welcome(clients=2))),
         received(state(Phase.IDLE, 0)),
         *RUN,
         received(state(Phase.ALMOST_DONE, 3, stage=2)),
@@ -98,8 +99,8 @@ def test_snapshot_success(snap_compare: SnapCompare) -> None:
 
 def test_snapshot_canceled(snap_compare: SnapCompare) -> None:
     run_before = feed(
-        ConnectionAttempted(1),
-        ConnectionOpened(welcome(clients=2)),
+        ConnectionReported(Connecting(1)),
+        ConnectionReported(Connected(welcome(clients=2))),
         received(state(Phase.IDLE, 0)),
         *RUN,
         received(state(Phase.ALMOST_DONE, 3, stage=2)),
@@ -113,8 +114,8 @@ def test_snapshot_canceled(snap_compare: SnapCompare) -> None:
 
 def test_snapshot_rejection_toast(snap_compare: SnapCompare) -> None:
     run_before = feed(
-        ConnectionAttempted(1),
-        ConnectionOpened(welcome(clients=2)),
+        ConnectionReported(Connecting(1)),
+        ConnectionReported(Connected(welcome(clients=2))),
         received(state(Phase.IDLE, 0)),
         received(state(Phase.STARTING, 1, stage=0, started_by="calc-tui@desk (c2)")),
         received(Ack(request_id="c1-1", accepted=False, reason="already_running", seq=1)),
