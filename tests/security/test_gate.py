@@ -97,7 +97,8 @@ async def test_reconnector_does_not_retry_a_refusal_until_asked(guarded: Running
     assert isinstance(await asyncio.wait_for(waiting, 2), Connecting)
     connected = await asyncio.wait_for(anext(events), 2)
     assert isinstance(connected, Connected)
-    await connected.link.aclose()
+    assert reconnector.link is not None
+    await reconnector.link.aclose()
     await events.aclose()
 
 
