@@ -172,11 +172,13 @@ class SqliteHistory(Recorder):
         if self._closed:
             return
         self._closed = True
-        self._writer.queue.put(STOP)
-        await asyncio.to_thread(self._writer.join, timeout)
+        # The reader goes first so the writer's connection is the last one: closing it folds
+        # the WAL back into the file and removes it.
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._reader, self._close_reader)
         self._reader.shutdown(wait=False)
+        self._writer.queue.put(STOP)
+        await asyncio.to_thread(self._writer.join, timeout)
         # Only now: closing any descriptor of the file drops this process's POSIX locks on it,
         # SQLite's included, so the lock descriptor outlives every connection.
         if self._writer.lock_fd is not None and not self._writer.is_alive():

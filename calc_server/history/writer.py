@@ -257,7 +257,14 @@ class Writer(threading.Thread):
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
             self._conn = None
-        if self.available:
+        self._retry_at = time.monotonic() + self._delay
+        self._delay = min(self._delay * 2, self.backoff.maximum)
+        was_available = self.available
+        # The flag changes before the log line, so whoever reads the line sees the new state.
+        with self._done:
+            self.available = False
+            self._done.notify_all()
+        if was_available:
             log.warning(
                 "history: cannot use %s (%s); the calculation goes on, history requests are "
                 "refused and runs are kept in memory until it works again",
@@ -266,22 +273,17 @@ class Writer(threading.Thread):
             )
         else:
             log.debug("history: %s still unusable: %s", self.path, error)
-        with self._done:
-            self.available = False
-            self._done.notify_all()
-        self._retry_at = time.monotonic() + self._delay
-        self._delay = min(self._delay * 2, self.backoff.maximum)
 
     def _recovered(self) -> None:
         self._delay = self.backoff.initial
         if self.available:
             return
         lost = f"; {self.dropped} run record(s) were dropped meanwhile" if self.dropped else ""
-        log.warning("history: %s works again%s", self.path, lost)
         self.dropped = 0
         with self._done:
             self.available = True
             self._done.notify_all()
+        log.warning("history: %s works again%s", self.path, lost)
 
     def _close(self) -> None:
         if self._conn is not None:
