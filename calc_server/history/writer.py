@@ -283,7 +283,7 @@ class Writer(threading.Thread):
         with self._done:
             self.available = True
             self._done.notify_all()
-        log.warning("history: %s works again%s", self.path, lost)
+        log.warning("history: %s is writable again%s", self.path, lost)
 
     def _close(self) -> None:
         if self._conn is not None:

@@ -50,7 +50,7 @@ async def flood(store: SqliteHistory) -> None:
     n = 0
     while True:
         n += 1
-        cid = f"flood-{n}"
+        cid = f"flood-{os.getpid()}-{n}"
         store.record_start(cid, "flooder", command="seq 1000")
         store.record_stage(cid, 1)
         store.record_stage(cid, 2)

@@ -30,6 +30,23 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def has_wal(path: Path) -> bool:
+    return Path(f"{path}-wal").exists()
+
+
+def make_empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def garble_pages(path: Path) -> None:
+    """Overwrite two pages in the middle of the file with garbage."""
+    data = bytearray(path.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    assert len(data) > 6 * page_size
+    data[3 * page_size : 5 * page_size] = b"\x5a" * (2 * page_size)
+    path.write_bytes(data)
+
+
 def test_the_default_file_is_named_after_the_port_in_the_state_directory(tmp_path: Path) -> None:
     assert default_history_path(tmp_path, 8765) == tmp_path / "history-8765.sqlite3"
 
@@ -44,7 +61,7 @@ async def test_a_new_store_on_the_same_file_keeps_every_run(
         first.record_end(f"run-{i}", outcome, "bob", at=10.0 * i + 3, exit_code=i)
     before = await first.page(10)
     await first.close()
-    assert not Path(f"{history_path}-wal").exists()  # a clean close folds the WAL back in
+    assert not has_wal(history_path)  # a clean close folds the WAL back in
 
     restarted = await open_sqlite()
 
@@ -185,7 +202,7 @@ async def test_a_file_that_is_not_ours_is_refused_in_one_line_and_left_untouched
     assert "--history none" in message
     assert "move it" in message
     assert digest(history_path) == before
-    assert not Path(f"{history_path}-wal").exists()
+    assert not has_wal(history_path)
 
 
 async def test_a_damaged_history_file_is_refused_and_left_untouched(
@@ -197,11 +214,7 @@ async def test_a_damaged_history_file_is_refused_and_left_untouched(
         store.record_end(f"run-{i:03}", RunOutcome.SUCCESS, None, at=i + 0.5)
     await store.page(1)
     await store.close()
-    data = bytearray(history_path.read_bytes())
-    page_size = int.from_bytes(data[16:18], "big")
-    assert len(data) > 6 * page_size
-    data[3 * page_size : 5 * page_size] = b"\x5a" * (2 * page_size)  # two pages of garbage
-    history_path.write_bytes(data)
+    garble_pages(history_path)
     before = digest(history_path)
 
     with pytest.raises(HistoryFileRefused, match="damaged") as refused:
@@ -214,7 +227,7 @@ async def test_a_damaged_history_file_is_refused_and_left_untouched(
 async def test_an_empty_file_is_taken_as_a_new_history(
     open_sqlite: OpenSqlite, history_path: Path
 ) -> None:
-    history_path.touch()
+    make_empty(history_path)
     store = await open_sqlite()
     store.record_start("a", "alice")
     assert [r.calculation_id for r in (await store.page(5)).runs] == ["a"]

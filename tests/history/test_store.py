@@ -107,4 +107,3 @@ async def test_a_stage_or_end_for_a_run_that_is_not_open_is_ignored(make_store: 
 
     assert [(r.calculation_id, r.outcome) for r in runs] == [("a", RunOutcome.SUCCESS)]
     assert sum(store.counts_by_outcome().values()) == 1
-
