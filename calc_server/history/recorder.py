@@ -20,7 +20,6 @@ class Recorder(ABC):
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._book = RunBook()
-        self._stored_counts: Counter[RunOutcome] = Counter()
 
     @abstractmethod
     def _write(self, record: RunRecord) -> None:
@@ -69,7 +68,11 @@ class Recorder(ABC):
         if record is not None:
             self._write(record)
 
+    def _stored_counts(self) -> Counter[RunOutcome]:
+        """Runs ended before this store was opened, by outcome (none unless overridden)."""
+        return Counter()
+
     def counts_by_outcome(self) -> dict[RunOutcome, int]:
         """Runs ever ended in this history, by outcome (retention does not lower them)."""
-        total = self._stored_counts + self._book.ended
+        total = self._stored_counts() + self._book.ended
         return {outcome: total[outcome] for outcome in RunOutcome}

@@ -10,13 +10,14 @@ import asyncio
 import os
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
 from calc_server.history.recorder import Recorder
-from calc_server.history.records import DEFAULT_KEEP, HistoryPage, RunRecord
+from calc_server.history.records import DEFAULT_KEEP, HistoryPage, RunOutcome, RunRecord
 from calc_server.history.schema import SELECT_RUNS, row_to_record
 from calc_server.history.store import HistoryUnavailable
 from calc_server.history.writer import DEFAULT_BACKOFF, STOP, Backoff, Write, Writer
@@ -69,10 +70,7 @@ class SqliteHistory(Recorder):
         writer = Writer(Path(path), keep, busy_timeout, backoff, max_pending)
         writer.start()
         await asyncio.wrap_future(writer.opened)
-        store = cls(writer, read_wait, clock)
-        if writer.stored_counts is not None:
-            store._stored_counts = writer.stored_counts
-        return store
+        return cls(writer, read_wait, clock)
 
     @property
     def path(self) -> Path:
@@ -83,6 +81,10 @@ class SqliteHistory(Recorder):
     def available(self) -> bool:
         """False while the file cannot be used; the writer keeps retrying."""
         return self._writer.available
+
+    def _stored_counts(self) -> Counter[RunOutcome]:
+        # Read from the file on the writer's first connection (which may come late).
+        return self._writer.stored_counts or Counter()
 
     def _write(self, record: RunRecord) -> None:
         if self._closed:
@@ -129,8 +131,6 @@ class SqliteHistory(Recorder):
         """
         if self._writer.interrupted is None:
             raise HistoryUnavailable(f"history file {self.path} cannot be used now")
-        if self._writer.stored_counts is not None:
-            self._stored_counts = self._writer.stored_counts
         return list(self._writer.interrupted)
 
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
