@@ -98,7 +98,7 @@ def parse_report(raw: bytes) -> Report | None:
         return None
     try:
         body = _report_decoder.decode(stripped).calc
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec lets invalid UTF-8 through as such
         return None
     return Report(progress=body.progress, message=_shorten(body.message), stage=body.stage)
 
@@ -188,6 +188,11 @@ class LineSplitter:
                     self._after_cr = True
                 elif data[start] == 0x0A:
                     start += 1
+
+    @property
+    def held(self) -> int:
+        """Bytes of an unfinished line held here: never more than ``MAX_LINE_BYTES``."""
+        return len(self._pending)
 
     def finish(self) -> Iterator[RawLine]:
         """At end of stream: the partial last line, if there is one."""
