@@ -286,3 +286,30 @@ def test_it_runs_on_uvloop_too() -> None:
         recorder = runner.run(main())
     assert recorder.texts() == ["on uvloop"]
     assert recorder.exited.exit_code == 4
+
+
+async def test_the_job_gets_default_signal_dispositions_not_the_supervisors() -> None:
+    recorder = await run(
+        python(
+            "import signal\n"
+            "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
+            "print(signal.getsignal(signal.SIGHUP) == signal.SIG_DFL)\n"
+            "print(signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)\n"
+        )
+    )
+    assert recorder.texts() == ["True", "True", "True"]
+
+
+async def test_if_the_supervisor_dies_the_runner_ends_the_group_itself() -> None:
+    job = CommandJob(["sh", "-c", "trap '' TERM; echo $PPID; sleep 1000 & echo $!; wait"])
+    recorder = Recorder()
+    job.start("calc-1", recorder)
+    await recorder.wait_for(lambda e: isinstance(e, Output) and len(recorder.texts()) >= 2)
+    supervisor, grandchild = (int(text) for text in recorder.texts()[:2])
+    os.kill(supervisor, signal.SIGKILL)
+    exited = await job.wait()
+    assert exited is not None
+    assert exited.error == "the job's supervisor died"
+    assert exited.killed
+    assert group_gone(pid_of(recorder))
+    assert process_gone(grandchild)
