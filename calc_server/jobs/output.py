@@ -174,6 +174,9 @@ class LineSplitter:
         if self._after_cr and data.startswith(b"\n"):
             data = data[1:]
         self._after_cr = False
+        if b"\r" not in data:  # the common case, split in C: a flood of short lines stays cheap
+            yield from self._split_newlines(data)
+            return
         start = 0
         size = len(data)
         while start < size:
@@ -189,10 +192,48 @@ class LineSplitter:
                 elif data[start] == 0x0A:
                     start += 1
 
+    def holds(self, needle: bytes) -> bool:
+        """Whether the unfinished line held here contains ``needle``."""
+        return needle in self._pending
+
     @property
     def held(self) -> int:
         """Bytes of an unfinished line held here: never more than ``MAX_LINE_BYTES``."""
         return len(self._pending)
+
+    def _split_newlines(self, data: bytes) -> Iterator[RawLine]:
+        *complete, rest = data.split(b"\n")
+        if complete:
+            yield from self._complete(complete[0], by_cr=False)
+            for line in complete[1:]:
+                yield RawLine(_cut(line), cut=True) if len(line) > MAX_LINE_BYTES else RawLine(line)
+        yield from self._hold(rest)
+
+    def feed_some(self, data: bytes, keep: int) -> tuple[list[RawLine], int]:
+        """Like ``feed`` when all but ``keep`` lines will be dropped: those, and how many more.
+
+        Only for ``data`` with no ``\r`` (``feed`` it otherwise). The lines past ``keep`` cost a
+        ``bytes.count`` instead of an object each, which is what keeps a flood cheap.
+        """
+        if self._after_cr and data.startswith(b"\n"):
+            data = data[1:]
+        self._after_cr = False
+        kept: list[RawLine] = []
+        start = 0
+        while len(kept) < keep:
+            end = data.find(b"\n", start)
+            if end < 0:
+                kept.extend(self._hold(data[start:]))
+                return kept, 0
+            kept.extend(self._complete(data[start:end], by_cr=False))
+            start = end + 1
+        last = data.rfind(b"\n", start)
+        if last < 0:
+            return kept, sum(1 for _ in self._hold(data[start:]))
+        completed = data.count(b"\n", start, last + 1) - (1 if self._discarding else 0)
+        self._pending = b""
+        self._discarding = False
+        return kept, completed + sum(1 for _ in self._hold(data[last + 1 :]))
 
     def finish(self) -> Iterator[RawLine]:
         """At end of stream: the partial last line, if there is one."""
@@ -262,6 +303,16 @@ class RateBudget:
         self._tokens -= 1
         return notices, True
 
+    def allowance(self, now: float) -> int:
+        """How many lines arriving at ``now`` could be shown (skip notices count too)."""
+        self._refill(now)
+        return max(0, int(self._tokens))
+
+    def drop(self, stream: Stream, count: int) -> None:
+        """Count ``count`` lines on ``stream`` as dropped (those past the ``allowance``)."""
+        if count > 0:
+            self._skipped[stream] = self._skipped.get(stream, 0) + count
+
     def flush(self) -> list[OutputLine]:
         """The pending skip notices, now (at a quiet moment or at the end of the run)."""
         return self._notices()
@@ -303,7 +354,13 @@ class OutputParser:
 
     def feed(self, stream: Stream, data: bytes, now: float) -> list[ParsedLine]:
         """What ``data``, read from ``stream`` at ``now``, completes."""
-        return self._parse(stream, self._splitters[stream].feed(data), now)
+        splitter = self._splitters[stream]
+        if _may_report(stream, data, splitter):
+            return self._parse(stream, splitter.feed(data), now)
+        kept, dropped = splitter.feed_some(data, self._budget.allowance(now))
+        parsed = self._parse(stream, iter(kept), now)
+        self._budget.drop(stream, dropped)
+        return parsed
 
     def finish(self, stream: Stream, now: float) -> list[ParsedLine]:
         """At the end of ``stream``: its partial last line."""
@@ -333,3 +390,10 @@ class OutputParser:
                 text = decode_text(raw.data)
                 parsed.append(OutputLine(stream, text + CUT_MARKER if raw.cut else text))
         return parsed
+
+
+def _may_report(stream: Stream, data: bytes, splitter: LineSplitter) -> bool:
+    """Whether ``data`` could hold a report or a bar, or needs ``\r`` handling: parse it all."""
+    if b"\r" in data or b"{" in data or splitter.holds(b"{"):
+        return True
+    return stream == "err" and (b"%|" in data or splitter.holds(b"%"))

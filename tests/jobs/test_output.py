@@ -271,21 +271,42 @@ def test_the_parser_never_raises_and_lines_stay_bounded(chunks: list[bytes], s: 
 
 
 @given(
-    data=st.binary(max_size=12_000).map(lambda b: b.replace(b"{", b"(")),
-    cuts=st.lists(st.integers(min_value=0, max_value=12_000), max_size=8),
+    data=st.lists(st.one_of(st.binary(max_size=40), st.sampled_from(FRAGMENTS)), max_size=40).map(
+        b"".join
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=40_000), max_size=8),
+    rate=st.sampled_from([3.0, UNLIMITED]),
+    s=st.sampled_from(STREAMS),
 )
-def test_lines_do_not_depend_on_how_the_bytes_were_read(data: bytes, cuts: list[int]) -> None:
-    whole = parse(data, "err")
-    parser = OutputParser(RateBudget(UNLIMITED))
+def test_lines_do_not_depend_on_how_the_bytes_were_read(
+    data: bytes, cuts: list[int], rate: float, s: Stream
+) -> None:
+    """Whatever the reads, the same lines, reports and skip counts (a small budget too)."""
+    whole = OutputParser(RateBudget(rate))
+    expected = [*whole.feed(s, data, 0.0), *whole.finish(s, 0.0), *whole.flush()]
+    parser = OutputParser(RateBudget(rate))
     pieces: list[ParsedLine] = []
     bounds = [0, *sorted(cuts), len(data)]
     for start, end in itertools.pairwise(bounds):
-        pieces.extend(parser.feed("err", data[start:end], 0.0))
-    pieces.extend(parser.finish("err", 0.0))
-    assert pieces == whole
+        pieces.extend(parser.feed(s, data[start:end], 0.0))
+    pieces.extend(parser.finish(s, 0.0))
+    pieces.extend(parser.flush())
+    assert pieces == expected
 
 
-@given(st.lists(st.text(alphabet=st.characters(exclude_characters="\r\n"), max_size=50)))
+def test_a_flood_past_the_budget_is_counted_exactly() -> None:
+    parser = OutputParser(RateBudget(rate=2))
+    parsed = parser.feed("out", b"a\nb\nc\nd", 0.0)  # c is dropped, d is held
+    parsed += parser.feed("out", b"d\n" + b"y\n" * 1000 + b"partial", 0.0)
+    parsed += parser.feed("out", b"x" * 5000 + b"\n", 0.0)  # one cut line, dropped
+    parsed += parser.finish("out", 0.0)
+    assert texts(parsed) == ["a", "b"]
+    assert parser.flush() == [OutputLine("out", "... 1,003 lines skipped")]
+
+
+@given(
+    st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=50))
+)
 def test_plain_lines_come_back_as_they_were_printed(lines: list[str]) -> None:
     data = "".join(line + "\n" for line in lines).encode()
     parsed = parse(data)
