@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from calc_server.jobs import Exited, JobEvent, Output, OutputLine, Report
+from calc_server.jobs.supervisor import group_alive
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,8 +88,4 @@ def process_gone(pid: int) -> bool:
 
 def group_gone(pgid: int) -> bool:
     """True once no process (zombies included) is left in group ``pgid``."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+    return not group_alive(pgid)
