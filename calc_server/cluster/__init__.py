@@ -1,0 +1,1 @@
+"""Cluster mode: coordination primitives on Redis (state, lease, epoch, presence, history)."""
