@@ -134,6 +134,13 @@ class Subscriber:
 
     def _unlink(self, error: BaseException | None) -> None:
         if not self.linked:
+            if error is not None:
+                # The error's type only: redis-py's messages are not ours to vouch for.
+                log.debug(
+                    "cannot follow Redis at %s yet (%s)",
+                    redacted_url(self._url),
+                    type(error).__name__,
+                )
             return
         self.linked = False
         if error is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -32,7 +32,7 @@ def redacted_url(url: str) -> str:
     if parts.username or parts.password:
         netloc = f"***@{netloc}"
     query = "***" if "password" in parts.query.lower() else parts.query
-    return SplitResult(parts.scheme, netloc, parts.path, query, "").geturl()
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 def open_client(
