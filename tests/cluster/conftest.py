@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,23 @@ def redis_factory(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
     yield make
     for server in servers:
         server.stop()
+
+
+@dataclass(frozen=True)
+class OwnRedis:
+    """A private redis-server (to stop and restart at will) and a client of it."""
+
+    server: RedisServer
+    client: Redis
+
+
+@pytest.fixture
+async def own_redis(redis_factory: Callable[..., RedisServer]) -> AsyncIterator[OwnRedis]:
+    """A private redis-server and a client, closed at teardown."""
+    server = redis_factory()
+    client = open_client(server.url)
+    yield OwnRedis(server, client)
+    await client.aclose()
 
 
 @pytest.fixture

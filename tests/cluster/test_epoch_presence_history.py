@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from redis.asyncio import Redis
 
@@ -12,8 +11,8 @@ from calc_server.cluster.history import SharedHistory
 from calc_server.cluster.keys import Keys
 from calc_server.cluster.presence import PresenceBoard
 from calc_server.cluster.url import open_client
+from tests.cluster.conftest import OwnRedis
 from tests.cluster.waiting import poll
-from tests.redis_server import RedisServer
 
 
 async def test_every_node_racing_to_create_the_epoch_gets_the_same_one(
@@ -32,21 +31,13 @@ async def test_every_node_racing_to_create_the_epoch_gets_the_same_one(
     assert await read_epoch(client, keys) == epochs[0]
 
 
-async def test_redis_restarted_empty_gets_a_new_epoch(
-    redis_factory: Callable[..., RedisServer],
-) -> None:
-    server = redis_factory()
-    keys = Keys()
-    client = open_client(server.url)
-    try:
-        first = await ensure_epoch(client, keys)
-        assert await ensure_epoch(client, keys) == first
-        server.restart()
-        assert await read_epoch(client, keys) is None
-        second = await ensure_epoch(client, keys)
-        assert second != first
-    finally:
-        await client.aclose()
+async def test_redis_restarted_empty_gets_a_new_epoch(own_redis: OwnRedis, keys: Keys) -> None:
+    first = await ensure_epoch(own_redis.client, keys)
+    assert await ensure_epoch(own_redis.client, keys) == first
+    own_redis.server.restart()
+    assert await read_epoch(own_redis.client, keys) is None
+    second = await ensure_epoch(own_redis.client, keys)
+    assert second != first
 
 
 async def test_presence_is_the_sum_of_the_live_nodes_counts(client: Redis, keys: Keys) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
@@ -13,10 +13,9 @@ from calc_server.cluster.keys import Keys
 from calc_server.cluster.record import StateRecord, header
 from calc_server.cluster.state import Change, SharedState
 from calc_server.cluster.subscriber import Subscriber
-from calc_server.cluster.url import open_client
+from tests.cluster.conftest import OwnRedis
 from tests.cluster.frames import state_frame
 from tests.cluster.waiting import Deliveries, LinkEvents
-from tests.redis_server import RedisServer
 
 BURST = 200
 
@@ -103,27 +102,22 @@ async def test_a_missed_change_is_never_shown_the_stored_newer_one_is(
 
 
 async def test_after_a_dropped_connection_it_resyncs_to_the_latest_without_inventing(
-    redis_factory: Callable[..., RedisServer],
+    own_redis: OwnRedis, keys: Keys
 ) -> None:
-    server = redis_factory()
-    keys = Keys()
-    client = open_client(server.url)
+    client = own_redis.client
     state = SharedState(client, keys)
     epoch = await ensure_epoch(client, keys)
     frames: dict[int, bytes] = {}
-    try:
-        async with following(server.url, keys, state) as (subscriber, deliveries, links):
-            await _advance(state, epoch, frames, 0)
-            await deliveries.wait_until(lambda records: len(records) == 1)
-            await client.client_kill_filter(_type="pubsub")
-            for seq in range(1, 6):
-                await _advance(state, epoch, frames, seq)
-            await links.wait_for(False)
-            await links.wait_for(True)
-            await deliveries.wait_until(lambda records: records[-1].seq == 5)
-            assert subscriber.linked
-    finally:
-        await client.aclose()
+    async with following(own_redis.server.url, keys, state) as (subscriber, deliveries, links):
+        await _advance(state, epoch, frames, 0)
+        await deliveries.wait_until(lambda records: len(records) == 1)
+        await client.client_kill_filter(_type="pubsub")
+        for seq in range(1, 6):
+            await _advance(state, epoch, frames, seq)
+        await links.wait_for(False)
+        await links.wait_for(True)
+        await deliveries.wait_until(lambda records: records[-1].seq == 5)
+        assert subscriber.linked
     seqs = [record.seq for record in deliveries.records]
     assert seqs == sorted(set(seqs))
     assert seqs[0] == 0
@@ -135,36 +129,31 @@ async def test_after_a_dropped_connection_it_resyncs_to_the_latest_without_inven
 
 
 async def test_redis_restarted_empty_unlinks_keeps_the_last_state_then_follows_the_new_epoch(
-    redis_factory: Callable[..., RedisServer],
+    own_redis: OwnRedis, keys: Keys
 ) -> None:
-    server = redis_factory()
-    keys = Keys()
-    client = open_client(server.url)
+    server, client = own_redis.server, own_redis.client
     state = SharedState(client, keys)
     old_epoch = await ensure_epoch(client, keys)
     frames: dict[int, bytes] = {}
-    try:
-        async with following(server.url, keys, state) as (subscriber, deliveries, links):
-            await _advance(state, old_epoch, frames, 0)
-            await _advance(state, old_epoch, frames, 1)
-            await deliveries.wait_until(lambda records: records[-1].seq == 1)
+    async with following(server.url, keys, state) as (subscriber, deliveries, links):
+        await _advance(state, old_epoch, frames, 0)
+        await _advance(state, old_epoch, frames, 1)
+        await deliveries.wait_until(lambda records: records[-1].seq == 1)
 
-            server.stop()
-            await links.wait_for(False)
-            assert subscriber.last == StateRecord(old_epoch, 1, frames[1])
-            server.start()
-            await links.wait_for(True)
-            assert subscriber.last == StateRecord(old_epoch, 1, frames[1]), "nothing invented"
+        server.stop()
+        await links.wait_for(False)
+        assert subscriber.last == StateRecord(old_epoch, 1, frames[1])
+        server.start()
+        await links.wait_for(True)
+        assert subscriber.last == StateRecord(old_epoch, 1, frames[1]), "nothing invented"
 
-            stale = await state.transition(Change(old_epoch, 1, 2, state_frame(old_epoch, 2)))
-            assert not stale.applied, "the old epoch is gone with the dataset"
-            new_epoch = await ensure_epoch(client, keys)
-            assert new_epoch != old_epoch
-            new_frames: dict[int, bytes] = {}
-            await _advance(state, new_epoch, new_frames, 0)
-            await deliveries.wait_until(lambda records: records[-1].epoch == new_epoch)
-    finally:
-        await client.aclose()
+        stale = await state.transition(Change(old_epoch, 1, 2, state_frame(old_epoch, 2)))
+        assert not stale.applied, "the old epoch is gone with the dataset"
+        new_epoch = await ensure_epoch(client, keys)
+        assert new_epoch != old_epoch
+        new_frames: dict[int, bytes] = {}
+        await _advance(state, new_epoch, new_frames, 0)
+        await deliveries.wait_until(lambda records: records[-1].epoch == new_epoch)
     assert deliveries.records == [
         StateRecord(old_epoch, 0, frames[0]),
         StateRecord(old_epoch, 1, frames[1]),

@@ -23,6 +23,15 @@ async def _created(state: SharedState, epoch: str) -> None:
     assert (await state.transition(Change(epoch, None, 0, state_frame(epoch, 0)))).applied
 
 
+@pytest.fixture
+async def created(client: Redis, keys: Keys) -> tuple[SharedState, str]:
+    """The shared state of a new epoch, its record created at seq 0."""
+    state = SharedState(client, keys)
+    epoch = await ensure_epoch(client, keys)
+    await _created(state, epoch)
+    return state, epoch
+
+
 async def test_the_first_change_creates_the_record_and_only_once(client: Redis, keys: Keys) -> None:
     state = SharedState(client, keys)
     epoch = await ensure_epoch(client, keys)
@@ -77,11 +86,9 @@ async def _next_message(listener: PubSub) -> bytes:
 
 
 async def test_a_change_from_a_stale_seq_is_refused_and_says_what_is_stored(
-    client: Redis, keys: Keys
+    created: tuple[SharedState, str],
 ) -> None:
-    state = SharedState(client, keys)
-    epoch = await ensure_epoch(client, keys)
-    await _created(state, epoch)
+    state, epoch = created
     assert (await state.transition(Change(epoch, 0, 1, state_frame(epoch, 1)))).applied
     await _next_change(state, epoch)  # 0 -> 1 -> 2
     assert (await state.transition(Change(epoch, 0, 1, state_frame(epoch, 1)))).applied is False
@@ -90,12 +97,10 @@ async def test_a_change_from_a_stale_seq_is_refused_and_says_what_is_stored(
 
 
 async def test_a_retried_change_that_already_won_is_reported_won_without_a_second_publish(
-    client: Redis, keys: Keys
+    client: Redis, keys: Keys, created: tuple[SharedState, str]
 ) -> None:
     """A lost reply makes the client retry; the script must not call that a defeat."""
-    state = SharedState(client, keys)
-    epoch = await ensure_epoch(client, keys)
-    await _created(state, epoch)
+    state, epoch = created
     listener = client.pubsub()
     try:
         await listener.subscribe(keys.channel)
@@ -118,10 +123,10 @@ async def test_a_change_for_another_epoch_is_refused(client: Redis, keys: Keys) 
     assert (await state.transition(Change("old-epoch", 0, 1, b"{}"))).verdict is Verdict.WRONG_EPOCH
 
 
-async def test_a_fenced_change_needs_the_current_lease_token(client: Redis, keys: Keys) -> None:
-    state = SharedState(client, keys)
-    epoch = await ensure_epoch(client, keys)
-    await _created(state, epoch)
+async def test_a_fenced_change_needs_the_current_lease_token(
+    client: Redis, keys: Keys, created: tuple[SharedState, str]
+) -> None:
+    state, epoch = created
     frame = state_frame(epoch, 1)
     assert await state.transition(Change(epoch, 0, 1, frame, fence=1)) == Outcome(
         Verdict.STALE_FENCE, 0
