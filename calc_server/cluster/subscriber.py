@@ -36,8 +36,8 @@ class Subscriber:
     record (its ``frame`` exactly the stored bytes), never an older or skipped-over one.
 
     ``on_link(True)`` once subscribed and resynced, ``on_link(False)`` when the connection is
-    lost; between the two nothing is delivered. A connection silent for two ``ping_interval``
-    after a PING counts as lost.
+    lost or the subscriber stops; between the two nothing is delivered. A connection silent
+    for ``ping_interval`` after a PING it sent (itself sent after as long a silence) is lost.
     """
 
     def __init__(
