@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -119,6 +120,7 @@ class RedisServer:
         if self.process is None:
             return
         self.process.terminate()
+        self.process.send_signal(signal.SIGCONT)  # a paused server must wake to exit
         try:
             self.process.wait(timeout=READY_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -133,6 +135,16 @@ class RedisServer:
         self.process.kill()
         self.process.wait()
         self.process = None
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open but nothing answers."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run again (SIGCONT)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def restart(self) -> None:
         """Stop and start again on the same port: the dataset comes back empty."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,7 +23,7 @@ BURST = 200
 
 @asynccontextmanager
 async def following(
-    url: str, keys: Keys, state: SharedState
+    url: str, keys: Keys, state: SharedState, *, ping_interval: float = 1.0
 ) -> AsyncIterator[tuple[Subscriber, Deliveries, LinkEvents]]:
     """A running subscriber, linked before the block starts, stopped after it."""
     deliveries, links = Deliveries(), LinkEvents()
@@ -32,7 +33,7 @@ async def following(
         state,
         on_change=deliveries.changed,
         on_link=links.changed,
-        ping_interval=0.5,
+        ping_interval=ping_interval,
         retry_delay=0.02,
         retry_cap=0.2,
     )
@@ -159,4 +160,29 @@ async def test_redis_restarted_empty_unlinks_keeps_the_last_state_then_follows_t
         StateRecord(old_epoch, 1, frames[1]),
         StateRecord(new_epoch, 0, new_frames[0]),
     ]
-    assert links.history == [True, False, True, False], "linked, lost, relinked, stopped"
+    history = links.history
+    assert history[0] is True
+    assert history[-1] is False, "stopping unlinks"
+    assert all(a is not b for a, b in itertools.pairwise(history)), "reports alternate"
+
+
+async def test_a_redis_that_stops_answering_is_noticed_by_ping_and_followed_again_after(
+    own_redis: OwnRedis, keys: Keys
+) -> None:
+    """SIGSTOP keeps the TCP connection open: only the subscriber's own PING can tell."""
+    server, client = own_redis.server, own_redis.client
+    state = SharedState(client, keys)
+    epoch = await ensure_epoch(client, keys)
+    frames: dict[int, bytes] = {}
+    following_fast = following(server.url, keys, state, ping_interval=0.2)
+    async with following_fast as (subscriber, deliveries, links):
+        server.pause()
+        try:
+            await links.wait_for(False)
+        finally:
+            server.resume()
+        await links.wait_for(True)
+        await _advance(state, epoch, frames, 0)
+        await deliveries.wait_until(lambda records: len(records) == 1)
+        assert subscriber.linked
+    assert deliveries.records == [StateRecord(epoch, 0, frames[0])]
