@@ -33,11 +33,13 @@ def _ignore_link(up: bool) -> None:
 
 class Subscriber:
     """Follows ``keys.channel`` on the Redis at ``url`` and calls ``on_change`` with each next
-    record (its ``frame`` exactly the stored bytes), never an older or skipped-over one.
+    record, its ``frame`` exactly the stored bytes. Never an older record: after a gap it skips
+    to the stored (newest) one rather than show a state out of order.
 
     ``on_link(True)`` once subscribed and resynced, ``on_link(False)`` when the connection is
-    lost or the subscriber stops; between the two nothing is delivered. A connection silent
-    for ``ping_interval`` after a PING it sent (itself sent after as long a silence) is lost.
+    lost or the subscriber stops; between the two nothing is delivered. Both callbacks run on
+    the subscriber's task and must not raise or block. A connection that stays silent for
+    ``ping_interval`` after a PING (sent after as long a silence) counts as lost.
     """
 
     def __init__(
