@@ -18,10 +18,10 @@ import aiohttp
 
 from calc_client.cli_exit import CommandFailed, ExitCode, write_error
 from calc_client.link import ConnectFailed, Link, connect
-from calc_client.options import INSECURE_WARNING, add_security_options
+from calc_client.options import INSECURE_WARNING, add_name_option, add_security_options
 from calc_client.security import client_ssl
 from calc_local.argtypes import positive_seconds
-from calc_local.defaults import DEFAULT_URL, client_name, default_url
+from calc_local.defaults import DEFAULT_URL, default_url
 from protocol import PROTOCOL_VERSION, ServerMessage
 
 DEFAULT_TIMEOUT = 5.0
@@ -78,6 +78,7 @@ def add_connection_options(
         help=f"give up connecting (or waiting for an answer) after this long "
         f"(default {DEFAULT_TIMEOUT:g})",
     )
+    add_name_option(group, env, with_defaults=with_defaults)
     add_security_options(group, env, with_defaults=with_defaults)
 
 
@@ -88,7 +89,7 @@ def connection_options(args: argparse.Namespace) -> ConnectionOptions:
     return ConnectionOptions(
         url=str(args.url),
         timeout=float(args.timeout),
-        name=client_name("calc"),
+        name=str(args.name),
         token=args.token,
         ssl=client_ssl(args.cafile, bool(args.insecure)),
     )

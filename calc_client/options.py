@@ -1,9 +1,12 @@
-"""The security options (token, TLS) shared by the ``calc`` and ``calc-tui`` command lines."""
+"""Options shared by the ``calc`` and ``calc-tui`` command lines: the name, token and TLS."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
+
+from calc_local import argtypes
+from calc_local.defaults import client_name
 
 INSECURE_WARNING = "--insecure: the server's TLS certificate is NOT verified"
 """What clients say, every time, when certificate checks are off."""
@@ -38,4 +41,17 @@ def add_security_options(
         action="store_true",
         default=default(False),
         help="do NOT verify the server's TLS certificate (anyone on the path can pose as it)",
+    )
+
+
+def add_name_option(
+    group: argparse._ActionsContainer, env: Mapping[str, str], *, with_defaults: bool = True
+) -> None:
+    """``--name``: how other clients and the server's log see this one (``started_by``)."""
+    group.add_argument(
+        "--name",
+        type=argtypes.client_name,
+        default=client_name(env) if with_defaults else argparse.SUPPRESS,
+        help="the name others see in started_by/ended_by, up to 64 characters "
+        "(env CALC_NAME, default USER@HOST)",
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from calc_local.names import name_problem
+
 
 def port(text: str) -> int:
     """A TCP port, 0 to 65535 (0: any free port)."""
@@ -28,3 +30,10 @@ def at_least_one(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+def client_name(text: str) -> str:
+    """A client name the protocol accepts (1 to 64 characters, no control characters)."""
+    if problem := name_problem(text):
+        raise argparse.ArgumentTypeError(f"{problem}: {text!r}")
+    return text

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import socket
 from collections.abc import Mapping
+
+from calc_local.names import fit_name
 
 DEFAULT_HOST = "127.0.0.1"
 """The address a server binds by default: this machine only."""
@@ -21,6 +24,24 @@ def default_url(env: Mapping[str, str] = os.environ) -> str:
     return env.get("CALC_URL") or DEFAULT_URL
 
 
-def client_name(program: str) -> str:
-    """The name a client gives in ``hello``: ``PROGRAM@HOST``, cut to the protocol's 64."""
-    return f"{program}@{socket.gethostname()}"[:64]
+def client_name(env: Mapping[str, str] = os.environ) -> str:
+    """The name a client gives in ``hello``: ``CALC_NAME``, else ``USER@HOST``.
+
+    ``USER@HOST`` tells apart the people sharing one machine over SSH; it is made to fit the
+    protocol (no control characters, at most 64). ``CALC_NAME`` is returned as it is, so the
+    ``--name`` option that takes it as its default can say what is wrong with it.
+    """
+    if explicit := env.get("CALC_NAME"):
+        return explicit
+    return fit_name(f"{_user(env)}@{socket.gethostname()}")
+
+
+def _user(env: Mapping[str, str]) -> str:
+    """The login name: from ``env`` first (as ``getpass`` reads os.environ), else the account."""
+    for key in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if user := env.get(key):
+            return user
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no such variables and no passwd entry (some containers)
+        return "user"

@@ -7,7 +7,7 @@ import asyncio
 import os
 from collections.abc import Mapping, Sequence
 
-from calc_client.options import INSECURE_WARNING, add_security_options
+from calc_client.options import INSECURE_WARNING, add_name_option, add_security_options
 from calc_client.security import client_ssl
 from calc_local.argtypes import port, positive_seconds
 from calc_local.defaults import DEFAULT_PORT, DEFAULT_URL, default_url
@@ -28,6 +28,7 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         default=default_url(env),
         help=f"server WebSocket URL (env CALC_URL, default {DEFAULT_URL})",
     )
+    add_name_option(p, env)
     add_security_options(p, env)
     p.add_argument(
         "--serve",
@@ -58,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.error("--port and --stage-seconds need --serve")
         app = make_app(
             args.url,
+            name=args.name,
             token=args.token,
             ssl=client_ssl(args.cafile, args.insecure),
             warning=INSECURE_WARNING if args.insecure else None,
@@ -68,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from calc_tui.serve import serve_and_run  # the only path that loads calc_server
 
     def make(url: str, token: str) -> CalcApp:
-        return make_app(url, token=token)
+        return make_app(url, name=args.name, token=token)
 
     return asyncio.run(
         serve_and_run(

@@ -402,9 +402,7 @@ def make_app(
     """
     url = url or default_url()
     connection = (
-        Reconnector(
-            url, name=name or client_name("calc-tui"), backoff=backoff, token=token, ssl=ssl
-        )
+        Reconnector(url, name=name or client_name(), backoff=backoff, token=token, ssl=ssl)
         if connect
         else None
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import itertools
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -170,7 +171,7 @@ async def test_start_is_accepted_exits_0_and_names_the_calculation(
     seen = await tester.expect(State, lambda s: s.state is Phase.STARTING)
     assert line == f"started calculation {seen.calculation_id}"
     assert seen.started_by is not None
-    assert seen.started_by.startswith("calc@")
+    assert seen.started_by.startswith(f"{getpass.getuser()}@")
 
 
 async def test_start_while_running_is_rejected_with_exit_1_and_the_reason(
@@ -236,7 +237,7 @@ async def test_cancel_of_the_running_calculation_exits_0(
     canceled = await slow_tester.expect(State, lambda s: s.state is Phase.CANCELED)
     assert canceled.calculation_id == started.calculation_id
     assert canceled.ended_by is not None
-    assert canceled.ended_by.startswith("calc@")
+    assert canceled.ended_by.startswith(f"{getpass.getuser()}@")
 
 
 async def test_cancel_while_idle_is_rejected_with_exit_1(server: RunningServer) -> None:

@@ -1,0 +1,85 @@
+"""`calc-tui` as a real process on a pseudo-terminal names itself USER@HOST, or --name/CALC_NAME."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+
+from calc_server.runner import RunningServer
+from protocol import PROTOCOL_VERSION, Hello, Phase, Presence, State
+from tests.client.calc_process import clean_env
+from tests.conftest import ServerFactory
+from tests.tui.test_serve_process import CALC_TUI, TerminalApp
+from tests.wsclient import RawClient
+
+
+@pytest.fixture
+async def terminals() -> AsyncIterator[list[TerminalApp]]:
+    """calc-tui processes started by a test; killed at teardown if still running."""
+    started: list[TerminalApp] = []
+    yield started
+    for app in started:
+        if app.proc.returncode is None:
+            app.proc.kill()
+            await app.proc.wait()
+        app.close()
+
+
+async def launch(
+    terminals: list[TerminalApp], server: RunningServer, *args: str, **env: str
+) -> TerminalApp:
+    """Start ``calc-tui URL ARGS`` on a pseudo-terminal with a clean environment plus ``env``."""
+    master, slave = os.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        CALC_TUI,
+        server.url,
+        *args,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=clean_env(TERM="xterm-256color", **env),
+    )
+    os.close(slave)
+    app = TerminalApp(proc, master, server.port)
+    terminals.append(app)
+    return app
+
+
+async def started_by(
+    terminals: list[TerminalApp], server: RunningServer, *args: str, **env: str
+) -> str:
+    """Start a run with ``s`` in a real calc-tui; the ``started_by`` the server gave it."""
+    watcher = await RawClient.open_ready(server.url)
+    try:
+        await watcher.send(Hello(protocol=PROTOCOL_VERSION, client="watcher"))
+        app = await launch(terminals, server, *args, **env)
+        await watcher.expect(Presence, lambda p: p.clients == 2, timeout=20)
+        await app.shows(b"connected")
+        os.write(app.master, b"s")
+        state = await watcher.expect(State, lambda s: s.state is Phase.STARTING, timeout=10)
+        assert state.started_by is not None
+        return state.started_by
+    finally:
+        await watcher.close()
+
+
+async def test_calc_tui_is_named_user_at_host_by_default(
+    server: RunningServer, terminals: list[TerminalApp]
+) -> None:
+    name = await started_by(terminals, server, LOGNAME="alice", USER="alice")
+    assert name.startswith(f"alice@{socket.gethostname()}"[:64] + " (")
+
+
+async def test_calc_tui_takes_calc_name_and_the_name_option(
+    server_factory: ServerFactory, terminals: list[TerminalApp]
+) -> None:
+    from_env = await started_by(terminals, await server_factory(), CALC_NAME="dana")
+    assert from_env.startswith("dana (")
+    from_option = await started_by(
+        terminals, await server_factory(), "--name", "erin", CALC_NAME="dana"
+    )
+    assert from_option.startswith("erin (")
