@@ -12,6 +12,7 @@ import aiohttp
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType
 
+from calc_client.refusals import describe_refusal, is_final
 from calc_client.security import discover_token
 from protocol import (
     PROTOCOL_VERSION,
@@ -39,15 +40,9 @@ _CLOSE_REASONS = {
     WSCloseCode.INTERNAL_ERROR: "server error",
 }
 
-_HTTP_REASONS = {
-    401: "authentication failed",
-    403: "forbidden origin",
-    503: "server is full",
-}
-
 
 class ConnectFailed(Exception):
-    """The connection could not be opened. ``retryable`` is False for refusals (401, 403)."""
+    """The connection could not be opened. ``retryable`` is False for final refusals (4xx)."""
 
     def __init__(self, reason: str, *, retryable: bool, status: int | None = None) -> None:
         super().__init__(reason)
@@ -203,9 +198,10 @@ async def connect(
         )
     except aiohttp.WSServerHandshakeError as exc:
         await session.close()
-        reason = _HTTP_REASONS.get(exc.status, f"handshake refused (HTTP {exc.status})")
         raise ConnectFailed(
-            reason, retryable=exc.status not in (401, 403), status=exc.status
+            describe_refusal(exc.status, url),
+            retryable=not is_final(exc.status),
+            status=exc.status,
         ) from exc
     except aiohttp.InvalidURL as exc:
         await session.close()

@@ -2,8 +2,8 @@
 
 Capped exponential backoff with full jitter; the backoff resets only after a connection has
 delivered a snapshot, so a server that accepts and then drops at once is not hammered.
-Refusals (HTTP 401/403, close 1008) are not retried in a loop: the stream waits for
-``retry_now``.
+Refusals (an HTTP 4xx such as 401, 403 or 404, see ``calc_client.refusals``; close 1008) are
+not retried in a loop: the stream waits for ``retry_now``.
 """
 
 from __future__ import annotations

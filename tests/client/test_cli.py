@@ -387,3 +387,13 @@ async def test_json_output_keeps_server_text_exactly_while_human_lines_are_tidie
         assert "started by two spaces (" in human.stdout
     finally:
         await spaced.close()
+
+
+async def test_wrong_path_exits_2_at_once_and_names_the_right_one(server: RunningServer) -> None:
+    url = server.url.removesuffix("/ws") + "/nope"
+    result = await run_calc("status", "--url", url)
+    assert result.code == 2
+    assert_one_plain_line(result.stderr)
+    assert f"cannot connect to {url}: nothing at /nope (HTTP 404); the path is /ws" in (
+        result.stderr
+    )
