@@ -16,6 +16,7 @@ from typing import NoReturn
 from calc_client import cli_commands
 from calc_client.cli_connection import add_connection_options, connection_options, open_link
 from calc_client.cli_exit import CommandFailed, ExitCode, write_error
+from calc_local.version import add_version_option
 
 EXIT_CODES = """\
 exit codes:
@@ -48,6 +49,7 @@ def build_parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_version_option(parser)
     add_connection_options(parser, env, with_defaults=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from calc_local.argtypes import at_least_one, port, positive_seconds
 from calc_local.defaults import DEFAULT_HOST, DEFAULT_PORT
 from calc_local.loopback import is_loopback
+from calc_local.version import add_version_option
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         prog="calc-server",
         description="Serve one shared calculation over WebSocket (ws://HOST:PORT/ws).",
     )
+    add_version_option(p)
     p.add_argument(
         "--host",
         default=env.get("CALC_HOST", DEFAULT_HOST),

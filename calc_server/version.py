@@ -1,8 +1,5 @@
-"""The installed version of the calc distribution."""
+"""The installed version of the calc distribution (one home: ``calc_local.version``)."""
 
-from importlib.metadata import PackageNotFoundError, version
+from calc_local.version import installed_version
 
-try:
-    __version__ = version("calc")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+__version__ = installed_version()

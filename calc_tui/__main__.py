@@ -11,6 +11,7 @@ from calc_client.options import INSECURE_WARNING, add_name_option, add_security_
 from calc_client.security import client_ssl
 from calc_local.argtypes import port, positive_seconds
 from calc_local.defaults import DEFAULT_PORT, DEFAULT_URL, default_url
+from calc_local.version import add_version_option
 from calc_tui.app import CalcApp, make_app
 from calc_tui.hangup import ends_on_hangup
 
@@ -22,6 +23,7 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         description="Watch and drive the shared calculation in the terminal. "
         "Keys: s start, c cancel, r reconnect now, q quit.",
     )
+    add_version_option(p)
     p.add_argument(
         "url",
         nargs="?",
