@@ -74,7 +74,18 @@ def build_parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser
         action="store_true",
         help="follow the calculation to its end; exit 0 on SUCCESS, 3 on CANCELED or FAILED",
     )
-    command("cancel", "cancel the running calculation")
+    start.add_argument(
+        "--json",
+        action="store_true",
+        help="print the protocol ack and the state it made (with the calculation id), "
+        "then with --wait every state, one JSON message per line",
+    )
+    cancel = command("cancel", "cancel the running calculation")
+    cancel.add_argument(
+        "--json",
+        action="store_true",
+        help="print the protocol ack and the CANCELED state, one JSON message per line",
+    )
     watch = command("watch", "print one line per state change until interrupted")
     watch.add_argument(
         "--json", action="store_true", help="print each protocol state message as a JSON line"
@@ -91,9 +102,11 @@ async def run(args: argparse.Namespace) -> ExitCode:
             case "status":
                 return await cli_commands.status(link, timeout, as_json=bool(args.json))
             case "start":
-                return await cli_commands.start(link, timeout, wait=bool(args.wait))
+                return await cli_commands.start(
+                    link, timeout, wait=bool(args.wait), as_json=bool(args.json)
+                )
             case "cancel":
-                return await cli_commands.cancel(link, timeout)
+                return await cli_commands.cancel(link, timeout, as_json=bool(args.json))
             case "watch":
                 return await cli_commands.watch(link, as_json=bool(args.json))
     raise AssertionError(f"unknown command {args.command!r}")

@@ -15,12 +15,12 @@ from calc_client.cli_output import (
     describe_end,
     describe_rejection,
     describe_state,
-    state_json,
+    message_json,
     timestamped,
 )
 from calc_client.link import Link
 from calc_client.text import plain
-from protocol import Ack, Error, Phase, State
+from protocol import Ack, Error, Phase, ServerMessage, State
 
 
 def _say(line: str) -> None:
@@ -28,9 +28,9 @@ def _say(line: str) -> None:
     print(plain(line, limit=1000), flush=True)
 
 
-def _say_json(state: State) -> None:
+def _say_json(message: ServerMessage) -> None:
     """The protocol message exactly (JSON already escapes control characters)."""
-    print(state_json(state), flush=True)
+    print(message_json(message), flush=True)
 
 
 async def _current_state(link: Link, timeout: float) -> State:
@@ -46,8 +46,9 @@ async def _request(
 ) -> tuple[Ack, State]:
     """Send one command; return its ack and the state it produced (or the current one).
 
-    The server broadcasts the change a command makes before it acks it, and the ack's ``seq``
-    is that state's, so the command's own state is the one with the ack's ``seq``.
+    A refusal is returned too (``ack.accepted`` False, with the state that explains it); see
+    ``_answered``. The server broadcasts the change a command makes before it acks it, and the
+    ack's ``seq`` is that state's, so the command's own state is the one with the ack's ``seq``.
     """
     latest = await _current_state(link, timeout)
     request_id = await send()
@@ -64,7 +65,7 @@ async def _request(
                     ExitCode.REJECTED, f"{what}: server error {message.code}: {message.message}"
                 )
     if not message.accepted:
-        raise CommandFailed(ExitCode.REJECTED, describe_rejection(what, message.reason, latest))
+        return message, latest
     caused = seen.get(message.seq)
     if caused is None:
         # Not seen (a broadcast skipped while we were behind): the next snapshot carries it.
@@ -74,6 +75,18 @@ async def _request(
                 if isinstance(state, State) and state.seq >= message.seq:
                     caused = state
     return message, caused
+
+
+def _answered(what: str, ack: Ack, state: State, *, as_json: bool) -> None:
+    """With ``as_json`` print the ack and the state it left; raise if the command was refused.
+
+    The ack itself has no calculation id: the state after it, printed next, does.
+    """
+    if as_json:
+        _say_json(ack)
+        _say_json(state)
+    if not ack.accepted:
+        raise CommandFailed(ExitCode.REJECTED, describe_rejection(what, ack.reason, state))
 
 
 async def status(link: Link, timeout: float, *, as_json: bool) -> ExitCode:
@@ -86,13 +99,20 @@ async def status(link: Link, timeout: float, *, as_json: bool) -> ExitCode:
     return ExitCode.OK
 
 
-async def start(link: Link, timeout: float, *, wait: bool) -> ExitCode:
-    """Start a calculation; with ``wait``, follow it and exit by how it ended."""
-    _, started = await _request(link, timeout, link.start, "start")
-    _say(f"started calculation {started.calculation_id}")
+async def start(link: Link, timeout: float, *, wait: bool, as_json: bool) -> ExitCode:
+    """Start a calculation; with ``wait``, follow it and exit by how it ended.
+
+    ``as_json`` prints the ack, the STARTING state and, with ``wait``, every later state as
+    protocol messages, one per line.
+    """
+    ack, started = await _request(link, timeout, link.start, "start")
+    _answered("start", ack, started, as_json=as_json)
+    if not as_json:
+        _say(f"started calculation {started.calculation_id}")
     if not wait:
         return ExitCode.OK
-    _say(describe_state(started))
+    if not as_json:
+        _say(describe_state(started))
     current = started
     while not current.state.terminal:
         message = await next_message(link)
@@ -105,16 +125,21 @@ async def start(link: Link, timeout: float, *, wait: bool) -> ExitCode:
                 f"calculation {message.calculation_id} is {message.state.value}",
             )
         current = message
-        _say(describe_state(current))
+        if as_json:
+            _say_json(current)
+        else:
+            _say(describe_state(current))
     if current.state is Phase.SUCCESS:
         return ExitCode.OK
     raise CommandFailed(ExitCode.UNSUCCESSFUL, describe_end(current))
 
 
-async def cancel(link: Link, timeout: float) -> ExitCode:
-    """Cancel the running calculation."""
-    _, canceled = await _request(link, timeout, link.cancel, "cancel")
-    _say(f"canceled calculation {canceled.calculation_id}")
+async def cancel(link: Link, timeout: float, *, as_json: bool) -> ExitCode:
+    """Cancel the running calculation; ``as_json`` prints the ack and the CANCELED state."""
+    ack, canceled = await _request(link, timeout, link.cancel, "cancel")
+    _answered("cancel", ack, canceled, as_json=as_json)
+    if not as_json:
+        _say(f"canceled calculation {canceled.calculation_id}")
     return ExitCode.OK
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from protocol import AckReason, Phase, State, encode
+from protocol import AckReason, Phase, ServerMessage, State, encode
 
 _REASONS: dict[str, str] = {
     AckReason.ALREADY_RUNNING: "a calculation is already running",
@@ -13,9 +13,9 @@ _REASONS: dict[str, str] = {
 }
 
 
-def state_json(state: State) -> str:
-    """The exact protocol ``state`` message, as one line of JSON."""
-    return encode(state).decode()
+def message_json(message: ServerMessage) -> str:
+    """The exact protocol message (``state``, ``ack``, ...), as one line of JSON."""
+    return encode(message).decode()
 
 
 def describe_state(state: State) -> str:

@@ -13,10 +13,12 @@ import pytest
 from calc_server.runner import RunningServer
 from protocol import (
     PROTOCOL_VERSION,
+    Ack,
     Cancel,
     Hello,
     Phase,
     Presence,
+    ServerMessage,
     Start,
     State,
     encode,
@@ -397,3 +399,89 @@ async def test_wrong_path_exits_2_at_once_and_names_the_right_one(server: Runnin
     assert f"cannot connect to {url}: nothing at /nope (HTTP 404); the path is /ws" in (
         result.stderr
     )
+
+
+# --- --json on start and cancel ---------------------------------------------------------------
+
+
+def protocol_line(line: str) -> ServerMessage:
+    """``line`` decoded, after checking it is the protocol message exactly as encoded."""
+    message = server_decoder.decode(line)
+    assert encode(message).decode() == line
+    return message
+
+
+async def test_start_json_prints_the_ack_then_the_state_with_the_calculation_id(
+    server: RunningServer, tester: RawClient
+) -> None:
+    result = await run_calc("start", "--json", "--url", server.url)
+    assert result.code == 0, result.stderr
+    ack, state = (protocol_line(line) for line in result.lines)
+    assert isinstance(ack, Ack)
+    assert ack.accepted
+    assert isinstance(state, State)
+    assert (state.state, state.seq) == (Phase.STARTING, ack.seq)
+    seen = await tester.expect(State, lambda s: s.state is Phase.STARTING)
+    assert state.calculation_id == seen.calculation_id
+
+
+async def test_start_wait_json_prints_each_state_as_it_comes_and_exits_by_the_end(
+    slow_server: RunningServer, slow_tester: RawClient, spawn: Spawn
+) -> None:
+    calc = await spawn("start", "--wait", "--json", "--url", slow_server.url)
+    ack = protocol_line(await calc.line())
+    started = protocol_line(await calc.line())  # flushed while the run is still going
+    assert isinstance(ack, Ack)
+    assert ack.accepted
+    assert isinstance(started, State)
+    assert started.state is Phase.STARTING
+    await slow_tester.send(Cancel(request_id="stop", calculation_id=started.calculation_id))
+    assert (await slow_tester.ack("stop")).accepted
+    result = await calc.finish()
+    assert result.code == 3
+    [canceled] = (protocol_line(line) for line in result.lines)
+    assert isinstance(canceled, State)
+    assert (canceled.state, canceled.calculation_id) == (Phase.CANCELED, started.calculation_id)
+
+
+async def test_start_wait_json_follows_to_success(server: RunningServer) -> None:
+    result = await run_calc("start", "--wait", "--json", "--url", server.url)
+    assert result.code == 0, result.stderr
+    ack, *states = (protocol_line(line) for line in result.lines)
+    assert isinstance(ack, Ack)
+    assert all(isinstance(s, State) for s in states)
+    assert [s.state for s in states if isinstance(s, State)] == [
+        Phase.STARTING,
+        Phase.IN_PROGRESS,
+        Phase.ALMOST_DONE,
+        Phase.SUCCESS,
+    ]
+
+
+async def test_cancel_json_prints_the_ack_then_the_canceled_state(
+    slow_server: RunningServer, slow_tester: RawClient
+) -> None:
+    started = await start_from(slow_tester)
+    result = await run_calc("cancel", "--json", "--url", slow_server.url)
+    assert result.code == 0, result.stderr
+    ack, state = (protocol_line(line) for line in result.lines)
+    assert isinstance(ack, Ack)
+    assert ack.accepted
+    assert isinstance(state, State)
+    assert (state.state, state.seq) == (Phase.CANCELED, ack.seq)
+    assert state.calculation_id == started.calculation_id
+
+
+async def test_a_refusal_in_json_is_the_ack_and_the_state_that_explains_it(
+    slow_server: RunningServer, slow_tester: RawClient
+) -> None:
+    started = await start_from(slow_tester)
+    result = await run_calc("start", "--json", "--url", slow_server.url)
+    assert result.code == 1
+    ack, state = (protocol_line(line) for line in result.lines)
+    assert isinstance(ack, Ack)
+    assert (ack.accepted, ack.reason) == (False, "already_running")
+    assert isinstance(state, State)
+    assert state.calculation_id == started.calculation_id
+    assert_one_plain_line(result.stderr)
+    assert "already_running" in result.stderr
