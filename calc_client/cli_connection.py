@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from ssl import SSLContext
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -20,7 +19,7 @@ from calc_client.cli_exit import CommandFailed, ExitCode, write_error
 from calc_client.link import ConnectFailed, Link, connect
 from calc_client.options import INSECURE_WARNING, add_name_option, add_security_options
 from calc_client.security import client_ssl
-from calc_local.argtypes import positive_seconds
+from calc_local.argtypes import positive_seconds, websocket_url
 from calc_local.defaults import DEFAULT_URL, default_url
 from protocol import PROTOCOL_VERSION, ServerMessage
 
@@ -43,13 +42,6 @@ class ConnectionOptions:
     """TLS verification for wss:// (see ``calc_client.security.client_ssl``)."""
 
 
-def _ws_url(text: str) -> str:
-    scheme = urlsplit(text).scheme.lower()
-    if scheme not in ("ws", "wss"):
-        raise argparse.ArgumentTypeError(f"must be a ws:// or wss:// URL, got {text!r}")
-    return text
-
-
 def add_connection_options(
     parser: argparse.ArgumentParser, env: Mapping[str, str], *, with_defaults: bool
 ) -> None:
@@ -66,7 +58,7 @@ def add_connection_options(
     group = parser.add_argument_group("connection options")
     group.add_argument(
         "--url",
-        type=_ws_url,
+        type=websocket_url,
         default=default(default_url(env)),
         help=f"server WebSocket URL (env CALC_URL, default {DEFAULT_URL})",
     )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from urllib.parse import urlsplit, urlunsplit
 
 from calc_local.names import name_problem
+
+_WEBSOCKET_SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
 
 
 def port(text: str) -> int:
@@ -37,3 +40,19 @@ def client_name(text: str) -> str:
     if problem := name_problem(text):
         raise argparse.ArgumentTypeError(f"{problem}: {text!r}")
     return text
+
+
+def websocket_url(text: str) -> str:
+    """A server URL for ``calc`` and ``calc-tui``: ws:// or wss://, http(s):// mapped to them.
+
+    An http:// URL (as ``/healthz`` is reached) names the same server, so it is taken, not
+    refused: http becomes ws and https wss; the rest of the URL stays as given.
+    """
+    parts = urlsplit(text)
+    scheme = _WEBSOCKET_SCHEMES.get(parts.scheme.lower())
+    if scheme is None or not parts.netloc:
+        raise argparse.ArgumentTypeError(
+            f"must be a ws://, wss://, http:// or https:// URL such as "
+            f"ws://127.0.0.1:8765/ws, got {text!r}"
+        )
+    return urlunsplit(parts._replace(scheme=scheme))

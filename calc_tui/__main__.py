@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from calc_client.options import INSECURE_WARNING, add_name_option, add_security_options
 from calc_client.security import client_ssl
-from calc_local.argtypes import port, positive_seconds
+from calc_local.argtypes import port, positive_seconds, websocket_url
 from calc_local.defaults import DEFAULT_PORT, DEFAULT_URL, default_url
 from calc_local.version import add_version_option
 from calc_tui.app import CalcApp, make_app
@@ -27,6 +27,7 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     p.add_argument(
         "url",
         nargs="?",
+        type=websocket_url,
         default=default_url(env),
         help=f"server WebSocket URL (env CALC_URL, default {DEFAULT_URL})",
     )

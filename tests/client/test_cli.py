@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from calc_local.argtypes import websocket_url
 from calc_server.runner import RunningServer
 from protocol import (
     PROTOCOL_VERSION,
@@ -485,3 +486,24 @@ async def test_a_refusal_in_json_is_the_ack_and_the_state_that_explains_it(
     assert state.calculation_id == started.calculation_id
     assert_one_plain_line(result.stderr)
     assert "already_running" in result.stderr
+
+
+# --- the URL rule (shared with calc-tui) ------------------------------------------------------
+
+
+async def test_an_http_url_is_taken_as_its_websocket(server: RunningServer) -> None:
+    result = await run_calc("status", "--url", "http://" + server.url.removeprefix("ws://"))
+    assert result.code == 0, result.stderr
+    assert result.lines == ["IDLE, no calculation has run yet"]
+
+
+async def test_another_scheme_is_a_usage_error_naming_the_ones_taken() -> None:
+    result = await run_calc("status", "--url", "ftp://127.0.0.1/ws")
+    assert result.code == 64
+    assert "must be a ws://, wss://, http:// or https:// URL" in result.stderr
+
+
+def test_the_url_rule_maps_only_the_scheme() -> None:
+    assert websocket_url("https://calc.example:8765/ws?x=1") == "wss://calc.example:8765/ws?x=1"
+    assert websocket_url("HTTP://127.0.0.1:9/ws") == "ws://127.0.0.1:9/ws"
+    assert websocket_url("wss://h/ws") == "wss://h/ws"

@@ -1,4 +1,4 @@
-"""`calc-tui` as a real process on a pseudo-terminal names itself USER@HOST, or --name/CALC_NAME."""
+"""`calc-tui` options, as a real process on a pseudo-terminal: its name, its URL's scheme."""
 
 from __future__ import annotations
 
@@ -32,12 +32,14 @@ async def terminals() -> AsyncIterator[list[TerminalApp]]:
 async def launch(
     terminals: list[TerminalApp], server: RunningServer, *args: str, **env: str
 ) -> TerminalApp:
-    """Start ``calc-tui URL ARGS`` on a pseudo-terminal with a clean environment plus ``env``."""
+    """Start ``calc-tui ARGS`` (default: the server's URL) on a pseudo-terminal.
+
+    The environment is clean plus ``env``.
+    """
     master, slave = os.openpty()
     proc = await asyncio.create_subprocess_exec(
         CALC_TUI,
-        server.url,
-        *args,
+        *(args or (server.url,)),
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -56,7 +58,7 @@ async def started_by(
     watcher = await RawClient.open_ready(server.url)
     try:
         await watcher.send(Hello(protocol=PROTOCOL_VERSION, client="watcher"))
-        app = await launch(terminals, server, *args, **env)
+        app = await launch(terminals, server, server.url, *args, **env)
         await watcher.expect(Presence, lambda p: p.clients == 2, timeout=20)
         await app.shows(b"connected")
         os.write(app.master, b"s")
@@ -83,3 +85,31 @@ async def test_calc_tui_takes_calc_name_and_the_name_option(
         terminals, await server_factory(), "--name", "erin", CALC_NAME="dana"
     )
     assert from_option.startswith("erin (")
+
+
+async def test_an_http_url_is_taken_as_its_websocket(
+    server: RunningServer, terminals: list[TerminalApp]
+) -> None:
+    watcher = await RawClient.open_ready(server.url)
+    try:
+        http_url = "http://" + server.url.removeprefix("ws://")
+        app = await launch(terminals, server, http_url)
+        await watcher.expect(Presence, lambda p: p.clients == 2, timeout=20)
+        await app.shows(b"connected")
+    finally:
+        await watcher.close()
+
+
+async def test_another_scheme_is_refused_with_the_ones_it_takes() -> None:
+    process = await asyncio.create_subprocess_exec(
+        CALC_TUI,
+        "ftp://127.0.0.1/ws",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=clean_env(),
+    )
+    async with asyncio.timeout(30):
+        _, err = await process.communicate()
+    assert process.returncode == 2
+    assert "must be a ws://, wss://, http:// or https:// URL" in err.decode()
