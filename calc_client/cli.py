@@ -16,13 +16,15 @@ from typing import NoReturn
 from calc_client import cli_commands
 from calc_client.cli_connection import add_connection_options, connection_options, open_link
 from calc_client.cli_exit import CommandFailed, ExitCode, write_error
+from calc_client.cli_follow import follow
 from calc_local.version import add_version_option
 
 EXIT_CODES = """\
 exit codes:
   0    accepted; with start --wait, the calculation ended SUCCESS
   1    rejected by the server (the reason is on stderr)
-  2    cannot connect, or the connection was lost
+  2    cannot connect, or the connection was lost (watch --reconnect: only on a
+       final refusal such as a wrong token or path)
   3    start --wait: the calculation ended CANCELED or FAILED
   64   usage error (unknown option, bad value)
   130  interrupted (Ctrl-C)
@@ -90,6 +92,12 @@ def build_parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser
     watch.add_argument(
         "--json", action="store_true", help="print each protocol state message as a JSON line"
     )
+    watch.add_argument(
+        "--reconnect",
+        action="store_true",
+        help="when the connection is lost, reconnect and go on (across server restarts) "
+        "instead of exiting 2",
+    )
     return parser
 
 
@@ -97,6 +105,8 @@ async def run(args: argparse.Namespace) -> ExitCode:
     """Connect and run the subcommand named in ``args``."""
     options = connection_options(args)
     timeout = options.timeout
+    if args.command == "watch" and args.reconnect:
+        return await follow(options, as_json=bool(args.json))
     async with open_link(options) as link:
         match args.command:
             case "status":

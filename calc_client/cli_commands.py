@@ -15,22 +15,12 @@ from calc_client.cli_output import (
     describe_end,
     describe_rejection,
     describe_state,
-    message_json,
+    say,
+    say_json,
     timestamped,
 )
 from calc_client.link import Link
-from calc_client.text import plain
-from protocol import Ack, Error, Phase, ServerMessage, State
-
-
-def _say(line: str) -> None:
-    """A human line: server text in it is made safe for the terminal."""
-    print(plain(line, limit=1000), flush=True)
-
-
-def _say_json(message: ServerMessage) -> None:
-    """The protocol message exactly (JSON already escapes control characters)."""
-    print(message_json(message), flush=True)
+from protocol import Ack, Error, Phase, State
 
 
 async def _current_state(link: Link, timeout: float) -> State:
@@ -83,8 +73,8 @@ def _answered(what: str, ack: Ack, state: State, *, as_json: bool) -> None:
     The ack itself has no calculation id: the state after it, printed next, does.
     """
     if as_json:
-        _say_json(ack)
-        _say_json(state)
+        say_json(ack)
+        say_json(state)
     if not ack.accepted:
         raise CommandFailed(ExitCode.REJECTED, describe_rejection(what, ack.reason, state))
 
@@ -93,9 +83,9 @@ async def status(link: Link, timeout: float, *, as_json: bool) -> ExitCode:
     """Print the current state once: a human line, or the protocol ``state`` JSON."""
     state = await _current_state(link, timeout)
     if as_json:
-        _say_json(state)
+        say_json(state)
     else:
-        _say(describe_state(state))
+        say(describe_state(state))
     return ExitCode.OK
 
 
@@ -108,11 +98,11 @@ async def start(link: Link, timeout: float, *, wait: bool, as_json: bool) -> Exi
     ack, started = await _request(link, timeout, link.start, "start")
     _answered("start", ack, started, as_json=as_json)
     if not as_json:
-        _say(f"started calculation {started.calculation_id}")
+        say(f"started calculation {started.calculation_id}")
     if not wait:
         return ExitCode.OK
     if not as_json:
-        _say(describe_state(started))
+        say(describe_state(started))
     current = started
     while not current.state.terminal:
         message = await next_message(link)
@@ -126,9 +116,9 @@ async def start(link: Link, timeout: float, *, wait: bool, as_json: bool) -> Exi
             )
         current = message
         if as_json:
-            _say_json(current)
+            say_json(current)
         else:
-            _say(describe_state(current))
+            say(describe_state(current))
     if current.state is Phase.SUCCESS:
         return ExitCode.OK
     raise CommandFailed(ExitCode.UNSUCCESSFUL, describe_end(current))
@@ -139,7 +129,7 @@ async def cancel(link: Link, timeout: float, *, as_json: bool) -> ExitCode:
     ack, canceled = await _request(link, timeout, link.cancel, "cancel")
     _answered("cancel", ack, canceled, as_json=as_json)
     if not as_json:
-        _say(f"canceled calculation {canceled.calculation_id}")
+        say(f"canceled calculation {canceled.calculation_id}")
     return ExitCode.OK
 
 
@@ -151,6 +141,6 @@ async def watch(link: Link, *, as_json: bool) -> ExitCode:
         if isinstance(message, State) and message.seq > last_seq:
             last_seq = message.seq
             if as_json:
-                _say_json(message)
+                say_json(message)
             else:
-                _say(timestamped(describe_state(message)))
+                say(timestamped(describe_state(message)))

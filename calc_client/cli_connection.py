@@ -21,7 +21,7 @@ from calc_client.options import INSECURE_WARNING, add_name_option, add_security_
 from calc_client.security import client_ssl
 from calc_local.argtypes import positive_seconds, websocket_url
 from calc_local.defaults import DEFAULT_URL, default_url
-from protocol import PROTOCOL_VERSION, ServerMessage
+from protocol import PROTOCOL_VERSION, ServerMessage, Welcome
 
 DEFAULT_TIMEOUT = 5.0
 """Seconds allowed for connecting and for each answer, unless ``--timeout`` says otherwise."""
@@ -101,7 +101,7 @@ async def open_link(options: ConnectionOptions) -> AsyncIterator[Link]:
             )
     except ConnectFailed as exc:
         raise CommandFailed(
-            ExitCode.DISCONNECTED, f"cannot connect to {options.url}: {_connect_reason(exc)}"
+            ExitCode.DISCONNECTED, f"cannot connect to {options.url}: {connect_reason(exc.reason)}"
         ) from None
     except TimeoutError:
         raise CommandFailed(
@@ -109,12 +109,7 @@ async def open_link(options: ConnectionOptions) -> AsyncIterator[Link]:
             f"cannot connect to {options.url}: timed out after {options.timeout:g}s",
         ) from None
     try:
-        if link.welcome.protocol != PROTOCOL_VERSION:
-            raise CommandFailed(
-                ExitCode.DISCONNECTED,
-                f"server speaks protocol {link.welcome.protocol}, this calc speaks "
-                f"{PROTOCOL_VERSION}",
-            )
+        check_protocol(link.welcome)
         yield link
     except BrokenPipeError:
         raise  # our stdout, not the connection: main() turns it into exit code 141
@@ -124,9 +119,18 @@ async def open_link(options: ConnectionOptions) -> AsyncIterator[Link]:
         await link.aclose()
 
 
-def _connect_reason(exc: ConnectFailed) -> str:
-    """``exc.reason`` without the "cannot connect" the caller already says."""
-    return exc.reason.removeprefix("cannot connect: ")
+def check_protocol(welcome: Welcome) -> None:
+    """Raise ``CommandFailed`` (exit 2) unless the server speaks this client's protocol."""
+    if welcome.protocol != PROTOCOL_VERSION:
+        raise CommandFailed(
+            ExitCode.DISCONNECTED,
+            f"server speaks protocol {welcome.protocol}, this calc speaks {PROTOCOL_VERSION}",
+        )
+
+
+def connect_reason(reason: str) -> str:
+    """A ``ConnectFailed`` reason without the "cannot connect" the caller already says."""
+    return reason.removeprefix("cannot connect: ")
 
 
 async def next_message(link: Link) -> ServerMessage:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from calc_client.text import plain
 from protocol import AckReason, Phase, ServerMessage, State, encode
 
 _REASONS: dict[str, str] = {
@@ -16,6 +17,16 @@ _REASONS: dict[str, str] = {
 def message_json(message: ServerMessage) -> str:
     """The exact protocol message (``state``, ``ack``, ...), as one line of JSON."""
     return encode(message).decode()
+
+
+def say(line: str) -> None:
+    """Print a human line, flushed: server text in it is made safe for the terminal."""
+    print(plain(line, limit=1000), flush=True)
+
+
+def say_json(message: ServerMessage) -> None:
+    """Print the protocol message exactly, flushed (JSON already escapes control characters)."""
+    print(message_json(message), flush=True)
 
 
 def describe_state(state: State) -> str:
