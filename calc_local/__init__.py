@@ -1,4 +1,5 @@
-"""Local-machine policy both sides share: token files, loopback hosts, defaults, option types.
+"""Local-machine policy both sides share: token files, loopback hosts, defaults, option types,
+the client-name rule and the installed version.
 
 What the server and the clients must agree on about *this machine* (where a token file lives,
 which hosts count as local, the default port and URL, how a port or a number of seconds is
