@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import pytest
 from textual.widgets import Button
 
@@ -38,7 +40,7 @@ async def test_start_shows_every_stage_then_success(server_factory: ServerFactor
         assert shown == [Phase.STARTING, Phase.IN_PROGRESS, Phase.ALMOST_DONE, Phase.SUCCESS]
         assert app.calc is not None
         assert app.calc.started_by is not None
-        assert app.calc.started_by.startswith("calc-tui@")
+        assert app.calc.started_by.startswith(f"{getpass.getuser()}@")
         # The bar moved smoothly between the four snapshots and never went back.
         assert len(set(fractions)) > 8
         assert fractions == sorted(fractions)
@@ -64,7 +66,7 @@ async def test_cancel_in_each_stage(
         assert app.calc is not None
         assert app.calc.stage == stage
         assert app.calc.ended_by is not None
-        assert app.calc.ended_by.startswith("calc-tui@")
+        assert app.calc.ended_by.startswith(f"{getpass.getuser()}@")
         assert buttons(app) == (True, False)
 
 
