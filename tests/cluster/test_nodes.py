@@ -35,9 +35,7 @@ async def sees(client: RawClient, seq: int) -> None:
 async def three_nodes_with_clients(cluster: Cluster, per_node: int) -> dict[str, list[RawClient]]:
     """Start nodes a, b, c and ``per_node`` clients on each, every one greeted."""
     await asyncio.gather(*(cluster.node(name) for name in NODES))
-    clients = {
-        name: [await cluster.client(name) for _ in range(per_node)] for name in NODES
-    }
+    clients = {name: [await cluster.client(name) for _ in range(per_node)] for name in NODES}
     for client in itertools.chain.from_iterable(clients.values()):
         await client.expect(Welcome, timeout=BOUND)
         await client.expect(State, timeout=BOUND)
