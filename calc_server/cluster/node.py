@@ -209,7 +209,7 @@ class ClusterService:
 
     async def start(self, by: str) -> Outcome:
         """Start a calculation; the lease is taken first, so this node owns the run it starts."""
-        if not self._linked.is_set():
+        if not await self._ready():
             return self._unavailable()
         try:
             grant = await self._lease.acquire()
@@ -226,7 +226,7 @@ class ClusterService:
 
     async def cancel(self, by: str, calculation_id: str | None) -> Outcome:
         """Cancel the running calculation, from whichever node owns its timers."""
-        if not self._linked.is_set():
+        if not await self._ready():
             return self._unavailable()
         outcome = await self._command(lambda calc, now: calc.cancel(now, by, calculation_id))
         await self._until_shown(outcome.seq)
@@ -279,6 +279,19 @@ class ClusterService:
                 return self._unavailable()
         log.warning("a command lost %d compare-and-sets in a row; refused", COMMAND_TRIES)
         return self._unavailable()
+
+    async def _ready(self) -> bool:
+        """True when in step with Redis; a node just back in touch gets a moment to finish."""
+        if self._linked.is_set():
+            return True
+        if not self._subscriber.linked or self._closing:
+            return False
+        try:
+            async with asyncio.timeout(REPLY_TIMEOUT):
+                await self._linked.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def _unavailable(self) -> Outcome:
         return Outcome(False, AckReason.BACKPLANE_UNAVAILABLE, seq=self._state.seq)

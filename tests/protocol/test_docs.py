@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import get_args
 from pathlib import Path
+from typing import get_args
 
 import msgspec
 import pytest
