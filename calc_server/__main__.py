@@ -17,6 +17,7 @@ from calc_server.cluster.node import ClusterUnavailable
 from calc_server.config import Settings, parse_settings
 from calc_server.loop import loop_factory
 from calc_server.runner import RunningServer, start_server
+from calc_server.workers import run_workers
 
 log = logging.getLogger("calc_server")
 
@@ -93,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if settings.workers > 1:
+        return run_workers(settings, sys.argv[1:] if argv is None else argv)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(serve(settings))
     return 0
