@@ -7,6 +7,8 @@ import asyncio
 import signal
 import time
 
+import pytest
+
 from calc_server.cluster.lease import Lease
 from calc_server.cluster.node import cluster_keys
 from calc_server.cluster.state import SharedState
@@ -19,6 +21,7 @@ from tests.cluster.waiting import poll
 RUN = [Phase.STARTING, Phase.IN_PROGRESS, Phase.ALMOST_DONE, Phase.SUCCESS]
 
 
+@pytest.mark.timeout(120)
 async def test_a_killed_owners_run_goes_on_from_another_node_on_its_grid(redis_url: str) -> None:
     # The lease outlasts what is left of the first stage: the successor takes over after that
     # stage should have ended, so it must end it at once, measured on the original grid.
