@@ -27,7 +27,7 @@ class ServerProcess:
         cls, *args: str, port: int = 0, token: str | None = None, ready_timeout: float = 10.0
     ) -> ServerProcess:
         """Start it (``--port 0`` picks a free port) and wait for its listening line."""
-        auth = ["--no-auth"] if token is None else ["--token", token]
+        auth = ["--no-auth"] if token is None else [f"--token={token}"]  # it may start with -
         proc = await asyncio.create_subprocess_exec(
             CALC_SERVER,
             *auth,
