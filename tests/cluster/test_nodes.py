@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
+
+import pytest
 
 from protocol import Ack, AckReason, Cancel, Phase, Presence, Start, State, Welcome
 from tests.cluster.nodes import Cluster, cluster_of
+from tests.redis_server import RedisServer
+from tests.reliability.processes import ServerProcess
 from tests.wsclient import RawClient
 
 BOUND = 30.0
@@ -143,3 +148,25 @@ async def test_acks_and_reasons_are_the_same_from_every_node(redis_url: str) -> 
     assert (old.accepted, old.reason) == (False, AckReason.STALE_CALCULATION)
     assert (stop.accepted, stop.seq) == (True, 2)
     assert isinstance(stop, Ack)
+
+
+async def test_a_password_in_the_redis_url_works_and_never_reaches_the_log(
+    redis_factory: Callable[..., RedisServer],
+) -> None:
+    password = "s3cret-" + "x" * 12
+    redis = redis_factory(password=password)
+    async with cluster_of(redis.url, stage_seconds=0.5) as cluster:
+        node = await cluster.node("a", "--log-level", "DEBUG")
+        client = await cluster.client("a")
+        await client.send(Start(request_id="go"))
+        assert (await client.ack("go", timeout=BOUND)).accepted
+        await client.expect(State, lambda s: s.state is Phase.SUCCESS, timeout=BOUND)
+    wrong = redis.url.replace(password, "not-the-" + password)
+    with pytest.raises(RuntimeError) as refused:
+        await ServerProcess.start("--redis", wrong, token="t", ready_timeout=BOUND)
+
+    log = "".join(node.log)
+    assert "redis://***@127.0.0.1" in log
+    assert password not in log
+    assert "cannot reach Redis at redis://***@127.0.0.1" in str(refused.value)
+    assert password not in str(refused.value)
