@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.cluster import report as cluster_report
 from bench.codec import measure_codec
 from bench.control import raise_nofile
 from bench.machine import Load
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds=time.monotonic() - started,
     )
     print(console(results))
+    print("\ncluster mode (python -m bench.cluster):\n" + cluster_report())
     if str(args.out) != "-":
         notes = NOTES.read_text() if NOTES.exists() else ""
         args.out.write_text(markdown(results, notes))

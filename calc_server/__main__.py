@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from calc_local.tokenfile import token_path, token_published
+from calc_server.cluster.node import ClusterUnavailable
 from calc_server.config import Settings, parse_settings
 from calc_server.loop import loop_factory
 from calc_server.runner import RunningServer, start_server
+from calc_server.workers import run_workers
 
 log = logging.getLogger("calc_server")
 
@@ -50,7 +52,8 @@ async def serve(settings: Settings) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    generated = settings.token is None and not settings.no_auth
+    # a cluster's nodes must share one token, so none generates its own
+    generated = settings.token is None and not settings.no_auth and settings.redis_url is None
     if generated:
         settings = replace(settings, token=secrets.token_urlsafe(32))
     try:
@@ -58,6 +61,9 @@ async def serve(settings: Settings) -> None:
     except ValueError as exc:
         log.error("%s", exc)
         raise SystemExit(2) from None
+    except ClusterUnavailable as exc:
+        log.error("%s", exc)
+        raise SystemExit(1) from None
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc.strerror or exc)
         raise SystemExit(1) from None
@@ -88,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if settings.workers > 1:
+        return run_workers(settings, sys.argv[1:] if argv is None else argv)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(serve(settings))
     return 0

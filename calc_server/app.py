@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
 from calc_server.calculation import Calculation
+from calc_server.cluster.node import ClusterService
 from calc_server.config import Settings
 from calc_server.connection import websocket_handler
 from calc_server.gate import authorized
@@ -32,7 +34,7 @@ async def healthz(request: web.Request) -> web.Response:
         {
             "status": "ok",
             "version": __version__,
-            "epoch": app[EPOCH],
+            "epoch": app[SERVICE].snapshot().epoch,
             "clients": len(app[HUB]),
             "state": app[SERVICE].snapshot().state.value,
         }
@@ -89,8 +91,20 @@ async def _bind_clock(app: web.Application) -> None:
     app[SERVICE] = CalculationService(calculation, app[HUB], loop.time, app[METRICS])
 
 
+async def _cluster_service(app: web.Application) -> AsyncIterator[None]:
+    """Cluster mode: join the cluster's shared state in Redis for the app's lifetime."""
+    service = await ClusterService.open(app[SETTINGS], app[HUB], app[METRICS])
+    app[SERVICE] = service
+    yield
+    await service.close()
+
+
 def make_app(settings: Settings | None = None) -> web.Application:
-    """Build the server application with its own epoch, hub and calculation."""
+    """Build the server application with its own epoch, hub and calculation.
+
+    The one place that picks where the calculation's state lives: this process's memory, or
+    Redis shared by every node of a cluster (``settings.redis_url``).
+    """
     settings = settings or Settings()
     settings.check()
     app = web.Application()
@@ -102,7 +116,10 @@ def make_app(settings: Settings | None = None) -> web.Application:
         behind_timeout=settings.behind_timeout,
         metrics=counters,
     )
-    app.on_startup.append(_bind_clock)
+    if settings.redis_url is None:
+        app.on_startup.append(_bind_clock)
+    else:
+        app.cleanup_ctx.append(_cluster_service)
     app.on_shutdown.append(_on_shutdown)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_get("/healthz", healthz)

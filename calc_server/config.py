@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from calc_local.argtypes import at_least_one, port, positive_seconds
 from calc_local.defaults import DEFAULT_HOST, DEFAULT_PORT
 from calc_local.loopback import is_loopback
 from calc_local.version import add_version_option
+from calc_server.cluster.url import SCHEMES, redacted_url
+
+NODE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+"""What a cluster node's name may be: it goes into Redis keys, the lease and the welcome."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,18 @@ class Settings:
     max_connections: int = 10_000
     handshake_timeout: float = 10.0
     """Seconds a new TCP connection has to complete its HTTP request."""
+    redis_url: str | None = field(default=None, repr=False)
+    """Cluster mode: the shared Redis (``redis://``, ``rediss://``, ``unix://``); None runs a
+    single server with no Redis. May hold a password: never printed but through
+    ``redacted_url`` (hence no repr)."""
+    node: str | None = None
+    """Cluster mode: this node's name (default: host name and process id)."""
+    lease_seconds: float = 3.0
+    """Cluster mode: how long a dead run owner keeps its lease (the failover bound)."""
+    workers: int = 1
+    """Server processes to start on one port (more than one needs ``redis_url``)."""
+    reuse_port: bool = False
+    """Bind with SO_REUSEPORT, so several processes share the port (what ``workers`` does)."""
 
     @property
     def tls(self) -> bool:
@@ -50,6 +67,7 @@ class Settings:
 
     def check(self) -> None:
         """Raise ``ValueError`` with a plain reason if these settings are unsafe or incomplete."""
+        self._check_cluster()
         if self.token is None and not self.no_auth:
             raise ValueError("a token is required (or --no-auth on a loopback address)")
         if self.token is not None and self.no_auth:
@@ -73,6 +91,30 @@ class Settings:
             )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("--tls-cert and --tls-key go together")
+
+    def _check_cluster(self) -> None:
+        if self.workers < 1:
+            raise ValueError("--workers must be at least 1")
+        if self.workers > 1 and self.redis_url is None:
+            raise ValueError(
+                "--workers needs --redis: the workers share one calculation through Redis"
+            )
+        if self.redis_url is None:
+            return
+        if urlsplit(self.redis_url).scheme not in SCHEMES:
+            raise ValueError(
+                f"--redis {redacted_url(self.redis_url)}: give redis://HOST:PORT/DB, "
+                "rediss://HOST:PORT/DB or unix:///PATH"
+            )
+        if self.token is None or self.no_auth:
+            raise ValueError(
+                "cluster mode (--redis) needs --token (or CALC_TOKEN): every node must accept "
+                "the same token, so none may generate its own"
+            )
+        if self.node is not None and not NODE_PATTERN.fullmatch(self.node):
+            raise ValueError(f"--node must match {NODE_PATTERN.pattern}")
+        if not self.lease_seconds > 0:
+            raise ValueError("--lease-seconds must be positive")
 
 
 def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
@@ -141,6 +183,41 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         help="beyond this, handshakes get HTTP 503 (env CALC_MAX_CONNECTIONS, default %(default)s)",
     )
     p.add_argument(
+        "--redis",
+        default=env.get("CALC_REDIS_URL"),
+        metavar="URL",
+        help="cluster mode: share the calculation with every calc-server using this Redis "
+        "(redis://[:PASSWORD@]HOST:PORT/DB, rediss://... for TLS) and the same --token; "
+        "prefer the environment for a URL with a password (env CALC_REDIS_URL)",
+    )
+    p.add_argument(
+        "--workers",
+        type=at_least_one,
+        default=env.get("CALC_WORKERS", 1),
+        help="start this many server processes on one port (SO_REUSEPORT); needs --redis "
+        "(env CALC_WORKERS, default %(default)s)",
+    )
+    p.add_argument(
+        "--node",
+        default=env.get("CALC_NODE"),
+        help="cluster mode: this node's name in logs and welcome messages "
+        "(env CALC_NODE, default: host name and process id)",
+    )
+    p.add_argument(
+        "--lease-seconds",
+        type=positive_seconds,
+        default=env.get("CALC_LEASE_SECONDS", 3.0),
+        help="cluster mode: how long a lost run owner keeps its lease before another node "
+        "takes the run over (env CALC_LEASE_SECONDS, default %(default)s)",
+    )
+    p.add_argument(
+        "--reuse-port",
+        action="store_true",
+        default=env.get("CALC_REUSE_PORT", "") not in ("", "0"),
+        help="bind with SO_REUSEPORT so other processes may share the port, as --workers "
+        "does for each worker (env CALC_REUSE_PORT)",
+    )
+    p.add_argument(
         "--log-level",
         default=env.get("CALC_LOG_LEVEL", "INFO"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -167,4 +244,9 @@ def parse_settings(
         tls_cert=ns.tls_cert,
         tls_key=ns.tls_key,
         max_connections=ns.max_connections,
+        redis_url=ns.redis or None,
+        node=ns.node or None,
+        lease_seconds=ns.lease_seconds,
+        workers=ns.workers,
+        reuse_port=ns.reuse_port,
     )

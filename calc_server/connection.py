@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from calc_server.calculation import Outcome
+from calc_server.features import features
 from calc_server.gate import refuse_handshake
 from calc_server.hub import Hub, Peer
-from calc_server.keys import EPOCH, HUB, METRICS, SERVICE, SETTINGS
+from calc_server.keys import HUB, METRICS, SERVICE, SETTINGS
 from calc_server.metrics import Metrics
 from calc_server.ratelimit import TokenBucket
-from calc_server.service import CalculationService
+from calc_server.service_api import Service
 from calc_server.version import __version__
 from protocol import (
     PROTOCOL_VERSION,
@@ -55,7 +56,7 @@ class Connection:
         self,
         peer: Peer,
         hub: Hub,
-        service: CalculationService,
+        service: Service,
         bucket: TokenBucket,
         metrics: Metrics,
     ):
@@ -74,7 +75,7 @@ class Connection:
             if msg.type is WSMsgType.TEXT:
                 over = self._bucket.take(loop.time())
                 if over == 0:
-                    self._handle(msg.data)
+                    await self._handle(msg.data)
                 elif over == 1:
                     self._error(ErrorCode.RATE_LIMITED, "too many messages; slow down")
                 elif over > RATE_LIMIT_CLOSE_AFTER:
@@ -91,7 +92,7 @@ class Connection:
         self.peer.close_code = code
         await self.peer.ws.close(code=code, message=reason)
 
-    def _handle(self, data: bytes) -> None:
+    async def _handle(self, data: bytes) -> None:
         try:
             message = client_decoder.decode(data)
         except msgspec.DecodeError as exc:
@@ -114,20 +115,24 @@ class Connection:
                 self.peer.name = name
                 log.info("client %s says hello", self.peer.label)
             case Start(request_id=rid):
-                self._command(rid, lambda: self._service.start(self.peer.label))
+                await self._command(rid, lambda: self._service.start(self.peer.label))
             case Cancel(request_id=rid, calculation_id=cid):
-                self._command(rid, lambda: self._service.cancel(self.peer.label, cid))
+                await self._command(rid, lambda: self._service.cancel(self.peer.label, cid))
             case Sync(request_id=rid):
                 state = self._service.snapshot()
                 self._hub.send(self.peer, encode(state))
                 self._hub.send(self.peer, encode(Ack(request_id=rid, accepted=True, seq=state.seq)))
 
-    def _command(self, request_id: str, run: Callable[[], Outcome]) -> None:
+    async def _command(
+        self, request_id: str, run: Callable[[], Outcome | Awaitable[Outcome]]
+    ) -> None:
         if self._answers is None:
             self._answers = OrderedDict()
         answer = self._answers.get(request_id)
         if answer is None:
-            outcome = run()
+            result = run()
+            # a single server answers at once; a cluster node awaits Redis
+            outcome = result if isinstance(result, Outcome) else await result
             answer = encode(
                 Ack(
                     request_id=request_id,
@@ -187,14 +192,17 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     )
 
     def greeting(clients: int) -> tuple[bytes, bytes]:
+        state = service.snapshot()
         welcome = Welcome(
             protocol=PROTOCOL_VERSION,
             server=__version__,
-            epoch=app[EPOCH],
+            epoch=state.epoch,
             client_id=peer.client_id,
             clients=clients,
+            features=features(settings),
+            node=settings.node,
         )
-        return encode(welcome), encode(service.snapshot())
+        return encode(welcome), encode(state)
 
     hub.add(peer, greeting)
     metrics.connections += 1

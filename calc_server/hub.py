@@ -32,6 +32,11 @@ SWEEP_INTERVAL = 0.1
 """Seconds between checks of peers that are behind."""
 
 
+def _these_only(clients: int) -> int:
+    """A single server's count: the peers of this hub."""
+    return clients
+
+
 @dataclass(eq=False, slots=True)
 class Peer:
     """One connected client as the hub sees it."""
@@ -61,6 +66,7 @@ class Hub:
         self._behind_timeout = behind_timeout
         self._state_frame = b""
         self._presence_frame = b""
+        self._notice_frame = b""
         self._sweep: asyncio.TimerHandle | None = None
         self._presence = PresencePacer(self._broadcast_presence)
         self._gc = GcFreezer(lambda: len(self._peers))
@@ -68,6 +74,11 @@ class Hub:
         """The app's counters; the hub counts the peers it skips and cuts off."""
         self.closing = False
         self._client_ids = itertools.count(1)
+        self.client_id_prefix = ""
+        """Put before every client id: a cluster node's name, so ids differ across nodes."""
+        self.clients_total: Callable[[int], int] = _these_only
+        """The client count to announce, given this hub's own: the same here, the cluster's
+        total in cluster mode (set by the cluster service)."""
 
     def __len__(self) -> int:
         return len(self._peers)
@@ -83,8 +94,8 @@ class Hub:
         return frozenset(self._peers)
 
     def new_client_id(self) -> str:
-        """A client id unique within this server's epoch."""
-        return f"c{next(self._client_ids)}"
+        """A client id unique within this server's epoch (and across a cluster's nodes)."""
+        return f"{self.client_id_prefix}c{next(self._client_ids)}"
 
     def add(self, peer: Peer, greeting: Callable[[int], Iterable[bytes]]) -> None:
         """Register ``peer`` and write it ``greeting(clients)``: its first frames (welcome, state).
@@ -94,8 +105,9 @@ class Hub:
         snapshot and the peer's first broadcast.
         """
         self._peers.add(peer)
+        frames = b"".join(text_frame(p) for p in greeting(self.clients_total(len(self._peers))))
         # one write, one syscall: handshakes are bound by per-connection syscalls
-        peer.transport.write(b"".join(text_frame(p) for p in greeting(len(self._peers))))
+        peer.transport.write(frames + self._notice_frame)
         self._gc.connected()
 
     def remove(self, peer: Peer) -> bool:
@@ -127,6 +139,13 @@ class Hub:
         self._state_frame = frame = text_frame(payload)
         self._fan_out(frame)
 
+    def broadcast_notice(self, payload: bytes, *, lasting: bool) -> None:
+        """Fan a pre-encoded notice out to every peer; a ``lasting`` one is also sent to each
+        joiner after its first state (and to a peer catching up), until the next notice."""
+        frame = text_frame(payload)
+        self._notice_frame = frame if lasting else b""
+        self._fan_out(frame)
+
     def presence_changed(self) -> None:
         """Schedule one presence broadcast; connects and leaves close together share it."""
         if not self.closing:
@@ -135,7 +154,8 @@ class Hub:
     def _broadcast_presence(self) -> None:
         if self.closing:
             return
-        self._presence_frame = frame = text_frame(encode(Presence(clients=len(self._peers))))
+        clients = self.clients_total(len(self._peers))
+        self._presence_frame = frame = text_frame(encode(Presence(clients=clients)))
         self._fan_out(frame)
 
     def _fan_out(self, frame: bytes) -> None:
@@ -175,7 +195,7 @@ class Hub:
                 peer.behind_since = None
                 if peer.missed:
                     peer.missed = False
-                    transport.write(self._presence_frame + self._state_frame)
+                    transport.write(self._presence_frame + self._state_frame + self._notice_frame)
                 log.info("client %s caught up", peer.label)
             elif now - peer.behind_since > self._behind_timeout:
                 log.warning(

@@ -7,10 +7,10 @@ from aiohttp import web
 from calc_server.config import Settings
 from calc_server.hub import Hub
 from calc_server.metrics import Metrics
-from calc_server.service import CalculationService
+from calc_server.service_api import Service
 
 SETTINGS = web.AppKey("settings", Settings)
 HUB = web.AppKey("hub", Hub)
 METRICS = web.AppKey("metrics", Metrics)
-SERVICE = web.AppKey("service", CalculationService)
+SERVICE = web.AppKey("service", Service)
 EPOCH = web.AppKey("epoch", str)

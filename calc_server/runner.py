@@ -69,7 +69,13 @@ async def start_server(settings: Settings) -> RunningServer:
         keepalive_timeout=settings.handshake_timeout,
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
+    site = web.TCPSite(
+        runner,
+        settings.host,
+        settings.port,
+        ssl_context=ssl_context,
+        reuse_port=settings.reuse_port or None,
+    )
     try:
         await site.start()
     except BaseException:

@@ -29,12 +29,28 @@ from calc_local.defaults import client_name, default_url
 from calc_tui.messages import ConnectionReported
 from calc_tui.progress import IDLE, Progress, progress_at
 from calc_tui.status import STARTING_UP, ConnectionStatus, LinkStatus
-from calc_tui.text import describe_error, describe_rejection, plain
+from calc_tui.text import (
+    CLUSTER_DEGRADED,
+    CLUSTER_HEALTHY,
+    describe_error,
+    describe_rejection,
+    plain,
+)
 from calc_tui.widgets.connection_indicator import ConnectionIndicator
 from calc_tui.widgets.event_log import EventLog
 from calc_tui.widgets.presence import PresenceCount
 from calc_tui.widgets.progress_panel import ProgressPanel
-from protocol import Ack, AckReason, Error, Phase, Presence, ServerMessage, State, Welcome
+from protocol import (
+    Ack,
+    AckReason,
+    ClusterStatus,
+    Error,
+    Phase,
+    Presence,
+    ServerMessage,
+    State,
+    Welcome,
+)
 
 TICK = 1 / 12
 """Seconds between progress redraws while a calculation runs and the link is up."""
@@ -240,6 +256,14 @@ class CalcApp(App[None]):
                 self.notify(text, title="Server error", severity="error", markup=False)
             case Presence(clients=clients):
                 self.clients = clients
+            case ClusterStatus(degraded=degraded):
+                self._cluster_reported(degraded)
+
+    def _cluster_reported(self, degraded: bool) -> None:
+        text = CLUSTER_DEGRADED if degraded else CLUSTER_HEALTHY
+        self._record(None, text, "bold" if degraded else "")
+        if degraded:
+            self.notify(text, title="Cluster degraded", severity="warning", markup=False)
 
     def _welcomed(self, welcome: Welcome) -> None:
         restarted = self._epoch is not None and welcome.epoch != self._epoch

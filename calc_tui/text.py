@@ -5,12 +5,20 @@ from __future__ import annotations
 from calc_client.text import plain
 from protocol import AckReason, ErrorCode
 
-__all__ = ["describe_error", "describe_rejection", "plain", "seconds"]
+__all__ = [
+    "CLUSTER_DEGRADED",
+    "CLUSTER_HEALTHY",
+    "describe_error",
+    "describe_rejection",
+    "plain",
+    "seconds",
+]
 
 _REJECTIONS: dict[str, str] = {
     AckReason.ALREADY_RUNNING: "A calculation is already running",
     AckReason.NOT_RUNNING: "Nothing is running to cancel",
     AckReason.STALE_CALCULATION: "That calculation has already ended",
+    AckReason.BACKPLANE_UNAVAILABLE: "The server cannot reach the rest of its cluster right now",
 }
 
 _ERRORS: dict[str, str] = {
@@ -28,6 +36,16 @@ def describe_rejection(reason: str | None) -> str:
         return known
     words = plain(reason).replace("_", " ").strip()
     return f"The server refused the command: {words}" if words else "The server refused it"
+
+
+CLUSTER_DEGRADED = (
+    "The server lost contact with the rest of its cluster: what you see may be out of date, "
+    "and start and cancel are unavailable until it is back."
+)
+"""What a ``cluster`` message with ``degraded: true`` means, in plain words."""
+
+CLUSTER_HEALTHY = "The server is back in contact with its cluster."
+"""What a ``cluster`` message with ``degraded: false`` means."""
 
 
 def describe_error(code: str, message: str) -> str:

@@ -19,6 +19,8 @@ class AckReason(enum.StrEnum):
     """``cancel``: nothing is running."""
     STALE_CALCULATION = "stale_calculation"
     """``cancel``: the calculation named is not the running one."""
+    BACKPLANE_UNAVAILABLE = "backplane_unavailable"
+    """Cluster mode: this node cannot reach the shared store (Redis), so it changes nothing."""
 
 
 class ErrorCode(enum.StrEnum):

@@ -135,6 +135,9 @@ class Welcome(_Message, tag="welcome", kw_only=True, omit_defaults=True):
     features: list[Feature] = field(default_factory=list)
     """Capabilities beyond protocol 1 that this server offers; empty today. Left out of the
     frame when empty, so a welcome reads the same as from a server that predates the field."""
+    node: str | None = None
+    """Cluster mode: which node (server process) this connection is served by; left out of the
+    frame by a single server."""
 
 
 class State(_Message, tag="state", kw_only=True):
@@ -175,5 +178,19 @@ class Presence(_Message, tag="presence", kw_only=True):
     clients: Count
 
 
-ServerMessage = Welcome | State | Ack | Error | Presence
+class ClusterStatus(_Message, tag="cluster", kw_only=True):
+    """Cluster mode: whether this node can reach the shared store; sent when that changes.
+
+    ``degraded`` true: the node keeps the connection and shows the last state it knows, but
+    refuses ``start`` and ``cancel`` (``backplane_unavailable``) until it reaches the store
+    again. A joiner is sent one right after its first ``state`` while the node is degraded.
+    """
+
+    degraded: bool
+
+
+ServerMessage = (
+    Welcome | State | Ack | Error | Presence
+    | ClusterStatus
+)  # fmt: skip
 """Every message the server may send."""

@@ -17,7 +17,8 @@ from calc_server.cluster.record import EPOCH_PATTERN, StateRecord
 from calc_server.cluster.replies import as_bytes, as_text
 
 # KEYS: state hash, epoch, lease. ARGV: epoch, expected seq ('' = the record must not exist),
-# new seq, frame, fencing token ('' = this change needs no lease), channel.
+# new seq, frame, fencing token ('' = this change needs no lease), channel, decided-at wall
+# time ('' = unknown; stored beside the frame so a node taking over finds the run's grid).
 # Replies {verdict, stored seq or -1}.
 TRANSITION = """
 local stored_epoch = redis.call('GET', KEYS[2])
@@ -43,7 +44,7 @@ elseif seq ~= ARGV[2] then
   end
   return {'seq', tonumber(seq) or -1}
 end
-redis.call('HSET', KEYS[1], 'frame', ARGV[4], 'seq', ARGV[3], 'epoch', ARGV[1])
+redis.call('HSET', KEYS[1], 'frame', ARGV[4], 'seq', ARGV[3], 'epoch', ARGV[1], 'at', ARGV[7] or '')
 redis.call('PUBLISH', ARGV[6], ARGV[1] .. ' ' .. (seq or '-') .. ' ' .. ARGV[3] .. '\\n' .. ARGV[4])
 return {'ok', tonumber(ARGV[3])}
 """
@@ -68,6 +69,8 @@ class Change:
 
     ``expected_seq`` None creates the record (it must not exist yet); ``fence`` is the caller's
     lease token for changes only the run's owner may make (stage ends), None for the others.
+    ``at`` is the wall-clock time (seconds since the Unix epoch) the change was decided at: the
+    frame's ``stage_elapsed`` was measured then, so with it another node finds the run's grid.
     """
 
     epoch: str
@@ -75,6 +78,7 @@ class Change:
     seq: int
     frame: bytes
     fence: int | None = None
+    at: float | None = None
 
     def __post_init__(self) -> None:
         if not EPOCH_PATTERN.fullmatch(self.epoch):
@@ -112,6 +116,18 @@ class SharedState:
             return None
         return StateRecord(as_text(epoch), int(seq), as_bytes(frame))
 
+    async def read_timed(self) -> tuple[StateRecord, float | None] | None:
+        """The stored record and the wall-clock time its change was decided at (None: unknown).
+
+        One HMGET, so the two always belong together.
+        """
+        fields = ["epoch", "seq", "frame", "at"]
+        epoch, seq, frame, at = await self._client.hmget(self._keys.state, fields)
+        if epoch is None or seq is None or frame is None:
+            return None
+        decided = float(at) if at else None
+        return StateRecord(as_text(epoch), int(seq), as_bytes(frame)), decided
+
     async def transition(self, change: Change) -> Outcome:
         """Apply ``change`` atomically if it still may be, publishing it once on the channel."""
         keys = self._keys
@@ -124,6 +140,7 @@ class SharedState:
                 change.frame,
                 "" if change.fence is None else change.fence,
                 keys.channel,
+                "" if change.at is None else repr(change.at),
             ],
         )
         verdict, stored = reply

@@ -36,19 +36,26 @@ def redacted_url(url: str) -> str:
 
 
 def open_client(
-    url: str, *, retries: int = 3, connect_timeout: float = 2.0, name: str | None = None
+    url: str,
+    *,
+    retries: int = 3,
+    connect_timeout: float = 2.0,
+    name: str | None = None,
+    timeout: float | None = None,
 ) -> Redis:
     """A redis.asyncio client for ``url`` (``redis://``, ``rediss://``, ``unix://``).
 
     ``retries`` bounds how often one command is retried on a connection error, with jittered
     exponential backoff; 0 makes every connection error reach the caller (the subscriber needs
-    that: a silent reconnect would hide the messages missed meanwhile). Bytes in, bytes out:
-    frames are never decoded.
+    that: a silent reconnect would hide the messages missed meanwhile). ``timeout`` bounds
+    each reply (None: wait as long as the connection lives; a frozen Redis then hangs the
+    caller). Bytes in, bytes out: frames are never decoded.
     """
     return Redis.from_url(
         url,
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries),
         socket_connect_timeout=connect_timeout,
+        socket_timeout=timeout,
         socket_keepalive=True,
         client_name=name,
         decode_responses=False,

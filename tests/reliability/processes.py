@@ -12,7 +12,8 @@ CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
 
 
 class ServerProcess:
-    """``calc-server --no-auth`` as a subprocess; its log is collected in the background."""
+    """``calc-server`` as a subprocess (``--no-auth`` unless given a token); its log is
+    collected in the background."""
 
     def __init__(self, proc: asyncio.subprocess.Process, url: str, log: list[str]) -> None:
         self.proc = proc
@@ -22,11 +23,14 @@ class ServerProcess:
         self._drain = asyncio.create_task(self._read_log())
 
     @classmethod
-    async def start(cls, *args: str, port: int = 0) -> ServerProcess:
+    async def start(
+        cls, *args: str, port: int = 0, token: str | None = None, ready_timeout: float = 10.0
+    ) -> ServerProcess:
         """Start it (``--port 0`` picks a free port) and wait for its listening line."""
+        auth = ["--no-auth"] if token is None else [f"--token={token}"]  # it may start with -
         proc = await asyncio.create_subprocess_exec(
             CALC_SERVER,
-            "--no-auth",
+            *auth,
             "--port",
             str(port),
             *args,
@@ -35,7 +39,7 @@ class ServerProcess:
         )
         assert proc.stderr is not None
         log: list[str] = []
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(ready_timeout):
             while True:
                 line = (await proc.stderr.readline()).decode()
                 if not line:

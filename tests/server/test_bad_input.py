@@ -111,10 +111,10 @@ async def test_unexpected_exception_closes_only_that_connection_1011(
 ) -> None:
     original = Connection._handle
 
-    def handle_or_explode(self: Connection, data: bytes) -> None:
+    async def handle_or_explode(self: Connection, data: bytes) -> None:
         if b"explode" in data:
             raise RuntimeError("injected fault")
-        original(self, data)
+        await original(self, data)
 
     monkeypatch.setattr(Connection, "_handle", handle_or_explode)
     bystander = await open_ready(server)

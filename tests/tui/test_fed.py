@@ -5,11 +5,12 @@ from __future__ import annotations
 from calc_client.reconnect import Connected, Connecting, Disconnected
 from calc_tui.messages import ConnectionReported
 from calc_tui.status import ConnectionStatus
+from calc_tui.text import CLUSTER_DEGRADED
 from calc_tui.widgets.connection_indicator import ConnectionIndicator
 from calc_tui.widgets.event_log import EventLog
 from calc_tui.widgets.presence import PresenceCount
 from calc_tui.widgets.progress_panel import ProgressPanel
-from protocol import Ack, Error, Phase, Presence
+from protocol import Ack, ClusterStatus, Error, Phase, Presence
 from tests.tui.helpers import Toasts, fed_app, received, state, wait_for, welcome
 
 
@@ -150,3 +151,23 @@ async def test_the_wait_before_a_retry_counts_down_and_failures_are_logged_once(
         now[0] += 2.2
         await wait_for(pilot, lambda: "retry in 0.3s" in str(indicator.render()), timeout=2)
         assert log_lines(app.query_one(EventLog)) == ["12:00:00       cannot connect: refused"]
+
+
+async def test_a_degraded_cluster_is_said_in_plain_words_and_so_is_its_return() -> None:
+    toasts = Toasts()
+    app = fed_app()
+    async with app.run_test(size=(80, 24), message_hook=toasts) as pilot:
+        app.post_message(ConnectionReported(Connected(welcome(clients=1))))
+        app.post_message(received(state(Phase.IDLE, 0)))
+        app.post_message(received(ClusterStatus(degraded=True)))
+        app.post_message(
+            received(Ack(request_id="c1-1", accepted=False, reason="backplane_unavailable", seq=0))
+        )
+        app.post_message(received(ClusterStatus(degraded=False)))
+        await wait_for(pilot, lambda: len(toasts.seen) == 2)
+        lines = "\n".join(log_lines(app.query_one(EventLog)))
+
+    assert toasts.titled("Cluster degraded") == [CLUSTER_DEGRADED]
+    assert toasts.texts[1] == "The server cannot reach the rest of its cluster right now"
+    assert "lost contact with the rest of its" in lines
+    assert "back in contact with its cluster" in lines

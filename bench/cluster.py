@@ -1,0 +1,181 @@
+"""``python -m bench.cluster``: cluster mode's figures, on this machine, with a real Redis.
+
+- cross-node delivery: N clients on node B, the change decided on node A (a command sent to A):
+  command-to-last-client p50/p99, against the same N clients and driver on one single server;
+- ``--workers 2`` against one process: the same figure with M clients on one port;
+- failover: owner SIGKILLed just before a stage end, to the next state a client sees (target:
+  lease time + 0.5 s).
+
+Starts its own redis-server (the tests' helper) unless ``REDIS_URL`` is set, and real
+``calc-server`` processes on loopback. Everything runs on the same cores, load generator
+included: the figures are what this machine gives, not a server's alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import tempfile
+from pathlib import Path
+
+import aiohttp
+
+from bench.stats import fmt, percentile
+from protocol import Cancel, Phase, Start, State
+from tests.redis_server import RedisServer
+from tests.reliability.processes import ServerProcess
+from tests.reliability.swarm import Watcher, close_all, open_many, raise_fd_limit
+from tests.wsclient import RawClient
+
+LEASE = 3.0
+
+
+async def _delivery(
+    driver_url: str, watch_url: str, clients: int, rounds: int, token: str
+) -> list[float]:
+    """Seconds from sending each command to the last of ``clients`` receiving its state."""
+    headers = {"Authorization": f"Bearer {token}"}
+    driver = await RawClient.open_ready(driver_url, headers=headers)
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    loop = asyncio.get_running_loop()
+    samples: list[float] = []
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        watchers = await open_many(session, watch_url, clients, at_once=100)
+        try:
+            for n in range(rounds):
+                command = Start(request_id=f"s{n}") if n % 2 == 0 else Cancel(request_id=f"c{n}")
+                sent = loop.time()
+                await driver.send(command)
+                ack = await driver.ack(command.request_id, timeout=30)
+                assert ack.accepted, ack
+                await asyncio.gather(*(w.until_seq(ack.seq, timeout=60) for w in watchers))
+                samples.append(max(_arrival(w, ack.seq) for w in watchers) - sent)
+        finally:
+            await close_all(watchers)
+            await driver.close()
+    return samples
+
+
+def _arrival(watcher: Watcher, seq: int) -> float:
+    for state, at in zip(watcher.states, watcher.received_at, strict=True):
+        if state.seq >= seq:
+            return at
+    raise LookupError(seq)
+
+
+async def _failover(redis_url: str, token: str, rounds: int) -> list[float]:
+    """Seconds from SIGKILL of the run's owner to the next state a client on another node sees."""
+    samples: list[float] = []
+    loop = asyncio.get_running_loop()
+    for n in range(rounds):
+        prefix = ["--redis", redis_url, "--stage-seconds", "0.5", "--lease-seconds", str(LEASE)]
+        auth = f"{token}-{n}"  # a fresh cluster each round
+        owner = await ServerProcess.start(*prefix, "--node", "a", token=auth, ready_timeout=60)
+        other = await ServerProcess.start(*prefix, "--node", "b", token=auth, ready_timeout=60)
+        headers = {"Authorization": f"Bearer {auth}"}
+        try:
+            starter = await RawClient.open_ready(owner.url, headers=headers)
+            watcher = await RawClient.open_ready(other.url, headers=headers)
+            await starter.send(Start(request_id="go"))
+            await watcher.expect(State, lambda s: s.state is Phase.STARTING, timeout=30)
+            owner.signal(signal.SIGKILL)
+            killed = loop.time()
+            await watcher.expect(State, lambda s: s.state is Phase.IN_PROGRESS, timeout=30)
+            samples.append(watcher.received_at[-1] - killed)
+            await watcher.close()
+            await starter.close()
+        finally:
+            await owner.stop()
+            await other.stop()
+    return samples
+
+
+def _line(name: str, samples: list[float]) -> str:
+    ms = [s * 1000 for s in samples]
+    p50, p99 = fmt(percentile(ms, 50)), fmt(percentile(ms, 99))
+    return f"{name:<44} n={len(ms):>3}  p50 {p50} ms  p99 {p99} ms"
+
+
+async def measure(redis_url: str, clients: int, worker_clients: int, rounds: int) -> list[str]:
+    """The report lines."""
+    token = secrets.token_urlsafe(16)
+    lines: list[str] = []
+    cluster = ["--redis", redis_url, "--stage-seconds", "60"]
+    single = await ServerProcess.start("--stage-seconds", "60", token=token)
+    a = await ServerProcess.start(*cluster, "--node", "a", token=token, ready_timeout=60)
+    b = await ServerProcess.start(*cluster, "--node", "b", token=token, ready_timeout=60)
+    try:
+        one = await _delivery(single.url, single.url, clients, rounds, token)
+        lines.append(_line(f"single server, {clients} clients", one))
+        cross = await _delivery(a.url, b.url, clients, rounds, token)
+        lines.append(_line(f"cluster, decided on A, {clients} clients on B", cross))
+        limit = 1.2 * percentile(one, 50) + 0.001
+        verdict = "within" if percentile(cross, 50) <= limit else "over"
+        lines.append(f"  p50 target 1.2 x single + 1 ms = {limit * 1000:.1f} ms: {verdict}")
+    finally:
+        for process in (single, a, b):
+            await process.stop()
+
+    workers_token = f"{token}-w"
+    workers = await ServerProcess.start(
+        "--redis", redis_url, "--stage-seconds", "60", "--workers", "2", token=workers_token,
+        ready_timeout=60,
+    )  # fmt: skip
+    alone = await ServerProcess.start(
+        "--redis", redis_url, "--stage-seconds", "60", token=f"{token}-1", ready_timeout=60
+    )
+    try:
+        lines.append(
+            _line(
+                f"one process (cluster mode), {worker_clients} clients",
+                await _delivery(alone.url, alone.url, worker_clients, rounds, f"{token}-1"),
+            )
+        )
+        lines.append(
+            _line(
+                f"--workers 2 on one port, {worker_clients} clients",
+                await _delivery(workers.url, workers.url, worker_clients, rounds, workers_token),
+            )
+        )
+    finally:
+        workers.signal(signal.SIGTERM)
+        await workers.wait(timeout=30)
+        await alone.stop()
+
+    failover = await _failover(redis_url, token, 3)
+    lines.append(_line(f"failover (SIGKILL owner -> next state), lease {LEASE:g} s", failover))
+    return lines
+
+
+def report(clients: int = 1000, worker_clients: int = 2000, rounds: int = 30) -> str:
+    """Run everything against ``REDIS_URL`` or a private redis-server; the figures as text."""
+    raise_fd_limit(4 * max(clients, worker_clients) + 512)
+    external = os.environ.get("REDIS_URL")
+    if external:
+        return "\n".join(asyncio.run(measure(external, clients, worker_clients, rounds)))
+    with tempfile.TemporaryDirectory(prefix="calc-bench-redis-") as directory:
+        server = RedisServer(Path(directory))
+        server.start()
+        try:
+            return "\n".join(asyncio.run(measure(server.url, clients, worker_clients, rounds)))
+        finally:
+            server.stop()
+
+
+def main() -> None:
+    """Parse the sizes and print the figures."""
+    p = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__)
+    p.add_argument("--clients", type=int, default=1000, help="clients on node B (default 1000)")
+    p.add_argument(
+        "--worker-clients", type=int, default=2000, help="clients for --workers 2 (default 2000)"
+    )
+    p.add_argument("--rounds", type=int, default=30, help="commands per figure (default 30)")
+    args = p.parse_args()
+    print(report(args.clients, args.worker_clients, args.rounds))
+
+
+if __name__ == "__main__":
+    main()

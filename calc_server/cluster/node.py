@@ -1,0 +1,416 @@
+"""Cluster mode's calculation service: the single server's surface, with the state in Redis.
+
+A node decides each change with the pure Calculation, rebuilt from the stored record, and
+commits it with the ``transition`` script (compare-and-set on seq; stage ends also carry the
+lease's fencing token, see ``owner``). It never broadcasts what it decided: every node, this
+one included, hands its clients the bytes its Subscriber receives, so each change reaches each
+client once and in order. A command waits until its own change has come back before it
+answers, so the client sees the state before the ack that names its seq, as from a single
+server.
+
+When Redis cannot be reached the node keeps its clients and the last state, tells them the
+cluster is degraded (a ``cluster`` message), refuses commands with ``backplane_unavailable``
+and follows Redis again when it returns. A Redis that comes back empty starts a new epoch: the
+node closes its connections with 1012, and clients reconnect as after a server restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import re
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from aiohttp import WSCloseCode
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from calc_server.calculation import Calculation, Outcome
+from calc_server.cluster.commit import commit
+from calc_server.cluster.epoch import ensure_epoch
+from calc_server.cluster.keys import Keys
+from calc_server.cluster.lease import Lease
+from calc_server.cluster.mirror import restore, state_of
+from calc_server.cluster.owner import RunOwner
+from calc_server.cluster.presence import PresenceBoard
+from calc_server.cluster.record import StateRecord
+from calc_server.cluster.state import Change, SharedState, Verdict
+from calc_server.cluster.subscriber import LINK_ERRORS, Subscriber
+from calc_server.cluster.url import open_client, redacted_url
+from calc_server.config import Settings
+from calc_server.hub import Hub
+from calc_server.metrics import Metrics
+from protocol import AckReason, ClusterStatus, State, encode
+
+log = logging.getLogger("calc_server.cluster")
+
+STARTUP_TIMEOUT = 15.0
+"""Seconds a node waits for Redis at start before giving up (generous: a busy machine)."""
+REPLY_TIMEOUT = 2.0
+"""Seconds a command waits for a Redis reply: a frozen Redis must not hang a client's ack."""
+ACK_WAIT = 2.0
+"""Seconds a command waits for its own change to come back before it answers anyway."""
+COMMAND_TRIES = 10
+"""Times a command is decided again after losing a compare-and-set to another node."""
+PRESENCE_INTERVAL = 0.5
+"""Seconds between reports of this node's client count (and reads of the total)."""
+RETRY_DELAY = 0.05
+RETRY_CAP = 2.0
+
+_DEGRADED = encode(ClusterStatus(degraded=True))
+_HEALTHY = encode(ClusterStatus(degraded=False))
+
+
+class ClusterUnavailable(RuntimeError):
+    """Redis could not be reached when the node started (the message names it, redacted)."""
+
+
+def default_node_name() -> str:
+    """This host's name and this process's id: unique on a machine, readable in logs."""
+    host = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname())[:40] or "node"
+    return f"{host}-{os.getpid()}"
+
+
+def cluster_keys(token: str) -> Keys:
+    """The key prefix of the cluster sharing ``token``: one Redis may hold several clusters.
+
+    A digest, not the token: whoever reads Redis's keys learns nothing to connect with.
+    """
+    digest = hashlib.sha256(b"calc-cluster\0" + token.encode()).hexdigest()[:16]
+    return Keys(prefix=f"calc:{digest}:")
+
+
+async def ensure_record(client: Redis, keys: Keys, stage_seconds: float) -> str:
+    """The dataset's epoch, creating it and its IDLE record (seq 0) when Redis has none."""
+    epoch = await ensure_epoch(client, keys)
+    store = SharedState(client, keys)
+    if await store.read() is None:
+        now = time.time()
+        idle = Calculation(epoch=epoch, stage_duration=stage_seconds).snapshot(now)
+        await store.transition(Change(epoch, None, 0, encode(idle), at=now))  # one node wins
+    return epoch
+
+
+class ClusterService:
+    """The calculation as this node sees and changes it; see the module docstring.
+
+    Built by ``open``, which returns once the node follows the stored state; ``close`` stops
+    it and hands a run this node drives to another node at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        keys: Keys,
+        node: str,
+        settings: Settings,
+        hub: Hub,
+        metrics: Metrics,
+        client: Redis,
+        epoch: str,
+    ) -> None:
+        self.node = node
+        self._url = url
+        self._keys = keys
+        self._hub = hub
+        self._metrics = metrics
+        self._client = client
+        self._stage_seconds = settings.stage_seconds
+        self._store = SharedState(client, keys)
+        self._lease = Lease(client, keys, node=node, ttl=settings.lease_seconds)
+        self._board = PresenceBoard(client, keys)
+        self._subscriber = Subscriber(
+            url, keys, self._store, on_change=self._delivered, on_link=self._link_changed
+        )
+        self._owner = RunOwner(
+            self._store,
+            self._lease,
+            running=lambda: self._state.state.running,
+            stage_seconds=settings.stage_seconds,
+            poll=min(0.5, settings.lease_seconds / 4),
+        )
+        self._state = Calculation(epoch=epoch, stage_duration=self._stage_seconds).snapshot(0)
+        self._received_at = time.time()
+        """Wall-clock time the shown state was decided at (or, at worst, received)."""
+        self._known = False
+        self._linked = asyncio.Event()
+        self._told_degraded = False
+        self._closing = False
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._chores: set[asyncio.Task[Any]] = set()
+        self._total = 0
+        self._reported = 0
+        hub.clients_total = self._clients_total
+        hub.client_id_prefix = f"{node}/"
+
+    @classmethod
+    async def open(cls, settings: Settings, hub: Hub, metrics: Metrics) -> ClusterService:
+        """Connect to ``settings.redis_url``, join (or create) the cluster's state and follow it.
+
+        Raises ``ClusterUnavailable`` when Redis cannot be reached in ``STARTUP_TIMEOUT``.
+        """
+        url, token = settings.redis_url, settings.token
+        if url is None or token is None:
+            raise ValueError("cluster mode needs a Redis URL and a token")
+        node = settings.node or default_node_name()
+        keys = cluster_keys(token)
+        client = open_client(url, retries=1, name=f"calc-{node}", timeout=REPLY_TIMEOUT)
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT):
+                epoch = await ensure_record(client, keys, settings.stage_seconds)
+        except (RedisError, OSError, TimeoutError) as error:
+            await client.aclose()
+            raise ClusterUnavailable(
+                f"cannot reach Redis at {redacted_url(url)} ({type(error).__name__})"
+            ) from None
+        service = cls(
+            url=url,
+            keys=keys,
+            node=node,
+            settings=settings,
+            hub=hub,
+            metrics=metrics,
+            client=client,
+            epoch=epoch,
+        )
+        service._tasks = [
+            asyncio.create_task(service._subscriber.run()),
+            asyncio.create_task(service._owner.run()),
+            asyncio.create_task(service._report_presence()),
+        ]
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT):
+                await service._linked.wait()
+        except TimeoutError:
+            await service.close()
+            raise ClusterUnavailable(
+                f"cannot follow the cluster's state on {redacted_url(url)}"
+            ) from None
+        log.info("node %s joined the cluster on %s, epoch %s", node, redacted_url(url), epoch)
+        return service
+
+    # --- the service surface (see service_api.Service) ------------------------------------
+
+    def snapshot(self) -> State:
+        """The last state received, its elapsed time carried forward to now."""
+        state = self._state
+        if not state.state.running:
+            return state
+        elapsed = state.stage_elapsed + max(time.time() - self._received_at, 0.0)
+        return msgspec.structs.replace(state, stage_elapsed=min(elapsed, state.stage_duration))
+
+    async def start(self, by: str) -> Outcome:
+        """Start a calculation; the lease is taken first, so this node owns the run it starts."""
+        if not await self._ready():
+            return self._unavailable()
+        try:
+            grant = await self._lease.acquire()
+        except LINK_ERRORS:
+            return self._unavailable()
+        outcome = await self._command(lambda calc, now: calc.start(now, by))
+        if grant is not None:
+            if outcome.accepted:
+                self._owner.adopt(grant)
+            else:
+                await self._owner.release(grant)
+        await self._until_shown(outcome.seq)
+        return outcome
+
+    async def cancel(self, by: str, calculation_id: str | None) -> Outcome:
+        """Cancel the running calculation, from whichever node owns its timers."""
+        if not await self._ready():
+            return self._unavailable()
+        outcome = await self._command(lambda calc, now: calc.cancel(now, by, calculation_id))
+        await self._until_shown(outcome.seq)
+        return outcome
+
+    def shutdown(self) -> None:
+        """Stop taking commands; ``close`` hands the run over (it is not canceled)."""
+        self._closing = True
+
+    async def close(self) -> None:
+        """Stop following Redis, release the lease if held, withdraw this node's count."""
+        self._closing = True
+        for task in reversed(self._tasks):  # the owner first: it releases the lease as it ends
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        for chore in list(self._chores):
+            chore.cancel()
+        try:
+            async with asyncio.timeout(REPLY_TIMEOUT):
+                await self._board.withdraw(self.node)
+        except (*LINK_ERRORS, TimeoutError):
+            pass
+        await self._client.aclose()
+
+    # --- commands ------------------------------------------------------------------------
+
+    async def _command(self, run: Callable[[Calculation, float], Outcome]) -> Outcome:
+        """Decide on the stored state and commit; decide again if another change won first."""
+        if self._closing:
+            return self._unavailable()
+        for _ in range(COMMAND_TRIES):
+            try:
+                stored = await self._store.read_timed()
+                if stored is None:
+                    return self._unavailable()  # Redis lost its data; a new epoch is coming
+                record, decided_at = stored
+                now = time.time()
+                calculation = restore(
+                    state_of(record), decided_at, stage_seconds=self._stage_seconds, now=now
+                )
+                outcome = run(calculation, now)
+                if not outcome.changes:
+                    return outcome
+                verdict = await commit(self._store, outcome.changes, after=record.seq, at=now)
+            except LINK_ERRORS:
+                return self._unavailable()
+            if verdict is Verdict.APPLIED:
+                return outcome
+            if verdict is Verdict.WRONG_EPOCH:
+                return self._unavailable()
+        log.warning("a command lost %d compare-and-sets in a row; refused", COMMAND_TRIES)
+        return self._unavailable()
+
+    async def _ready(self) -> bool:
+        """True when in step with Redis; a node just back in touch gets a moment to finish."""
+        if self._linked.is_set():
+            return True
+        if not self._subscriber.linked or self._closing:
+            return False
+        try:
+            async with asyncio.timeout(REPLY_TIMEOUT):
+                await self._linked.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def _unavailable(self) -> Outcome:
+        return Outcome(False, AckReason.BACKPLANE_UNAVAILABLE, seq=self._state.seq)
+
+    async def _until_shown(self, seq: int) -> None:
+        """Until the state with ``seq`` reached this node's clients (at most ``ACK_WAIT``)."""
+        if self._state.seq >= seq or not self._linked.is_set():
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append((seq, future))
+        try:
+            async with asyncio.timeout(ACK_WAIT):
+                await future
+        except TimeoutError:
+            log.warning("seq %d did not come back from Redis in %.1fs", seq, ACK_WAIT)
+
+    # --- what the subscriber reports -----------------------------------------------------
+
+    def _delivered(self, record: StateRecord) -> None:
+        try:
+            state = state_of(record)
+        except msgspec.DecodeError as error:
+            log.error("ignored stored state seq %d this node cannot read: %s", record.seq, error)
+            return
+        previous, self._state = self._state, state
+        self._received_at = time.time()
+        if self._known and state.epoch != previous.epoch:
+            log.warning(
+                "Redis lost the cluster's state: new epoch %s, clients reconnect", state.epoch
+            )
+            self._restart_clients()
+        else:
+            self._metrics.state_changes += 1
+            self._hub.broadcast_state(record.frame)
+            log.info(
+                "state %s seq=%d calculation=%s%s",
+                state.state.value,
+                state.seq,
+                state.calculation_id,
+                f" ended_by={state.ended_by}" if state.ended_by else "",
+            )
+        self._known = True
+        self._owner.notice()
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        seq, kept = self._state.seq, []
+        for wanted, future in self._waiters:
+            if future.done():
+                continue
+            if wanted <= seq:
+                future.set_result(None)
+            else:
+                kept.append((wanted, future))
+        self._waiters = kept
+
+    def _restart_clients(self) -> None:
+        """Close every connection with 1012: clients reconnect and meet the new epoch."""
+        for peer in self._hub.peers:
+            peer.close_code = WSCloseCode.SERVICE_RESTART
+            self._chore(peer.ws.close(code=WSCloseCode.SERVICE_RESTART, message=b"state was lost"))
+
+    def _link_changed(self, up: bool) -> None:
+        if up:
+            self._chore(self._relinked())
+            return
+        self._linked.clear()
+        if self._closing:
+            return
+        log.warning("cluster degraded: Redis at %s unreachable", redacted_url(self._url))
+        self._told_degraded = True
+        self._hub.broadcast_notice(_DEGRADED, lasting=True)
+
+    async def _relinked(self) -> None:
+        """Following again: make sure the dataset has an epoch and a record, then take commands."""
+        delay = RETRY_DELAY
+        while self._subscriber.linked:
+            try:
+                await ensure_record(self._client, self._keys, self._stage_seconds)
+                stored = await self._store.read_timed()
+                break
+            except LINK_ERRORS:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_CAP)
+        else:
+            return
+        if stored is not None:
+            record, decided_at = stored
+            state = self._state
+            if decided_at and (record.epoch, record.seq) == (state.epoch, state.seq):
+                self._received_at = decided_at  # a resynced state may be older than its arrival
+        self._linked.set()
+        if self._told_degraded:
+            self._told_degraded = False
+            log.info("cluster healthy: following Redis again")
+            self._hub.broadcast_notice(_HEALTHY, lasting=False)
+
+    def _chore(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    # --- presence ------------------------------------------------------------------------
+
+    def _clients_total(self, local: int) -> int:
+        """The cluster's count as last read, with this node's own changes since applied."""
+        return max(local, self._total - self._reported + local)
+
+    async def _report_presence(self) -> None:
+        while True:
+            local = len(self._hub)
+            try:
+                await self._board.report(self.node, local)
+                total = await self._board.total()
+            except LINK_ERRORS:
+                pass
+            else:
+                self._reported = local
+                if total != self._total:
+                    self._total = total
+                    self._hub.presence_changed()
+            await asyncio.sleep(PRESENCE_INTERVAL)

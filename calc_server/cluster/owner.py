@@ -1,0 +1,173 @@
+"""The run owner: the node holding the lease ends each stage on the run's grid.
+
+Every node runs one ``RunOwner``. While a calculation runs, each tries to hold the lease; the
+one that holds it reads the stored state, sleeps until the next deadline and commits the stage
+end with its fencing token. A node that accepted ``start`` took the lease first and hands it
+over (``adopt``), so it owns the run it started. When the owner dies its lease expires and
+another node takes over: the grid comes from the stored record, so the run keeps its schedule,
+and a stage that should already have ended ends at once. A paused owner that wakes up after
+losing the lease is refused by the fencing check and goes back to competing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from calc_server.cluster.commit import commit
+from calc_server.cluster.lease import Grant, Lease
+from calc_server.cluster.mirror import restore, state_of
+from calc_server.cluster.state import SharedState, Verdict
+from calc_server.cluster.subscriber import LINK_ERRORS
+
+log = logging.getLogger("calc_server.cluster.owner")
+
+RETRY_DELAY = 0.1
+"""First pause after Redis failed the owner; doubles up to ``RETRY_CAP``."""
+RETRY_CAP = 2.0
+
+
+class RunOwner:
+    """Holds the lease while a calculation runs and drives its stage ends.
+
+    ``running()`` says whether the node's latest known state is a running one; ``notice()``
+    must be called on every state change the node receives.
+    """
+
+    def __init__(
+        self,
+        store: SharedState,
+        lease: Lease,
+        *,
+        running: Callable[[], bool],
+        stage_seconds: float,
+        poll: float = 0.5,
+    ) -> None:
+        self._store = store
+        self._lease = lease
+        self._running = running
+        self._stage_seconds = stage_seconds
+        self._poll = poll
+        self._wake = asyncio.Event()
+        self._adopted: Grant | None = None
+        self.grant: Grant | None = None
+        """The lease this node drives the run with, while it does."""
+
+    def notice(self) -> None:
+        """A new state arrived: look again."""
+        self._wake.set()
+
+    def adopt(self, grant: Grant) -> None:
+        """Drive the run this node just started with the lease it took for it."""
+        self._adopted = grant
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Compete for the lease whenever a calculation runs, and drive it while held."""
+        delay = RETRY_DELAY
+        while True:
+            try:
+                await self._until_running()
+                grant = await self._claim()
+                if grant is not None:
+                    await self._drive(grant)
+                delay = RETRY_DELAY
+            except LINK_ERRORS as error:
+                log.info("run owner: Redis unreachable (%s), retrying", type(error).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_CAP)
+
+    async def _until_running(self) -> None:
+        while True:
+            self._wake.clear()
+            if self._running():
+                return
+            await self._wake.wait()
+
+    async def _claim(self) -> Grant | None:
+        """The lease, once free (None if the run ended before it was)."""
+        while self._running():
+            self._wake.clear()
+            adopted, self._adopted = self._adopted, None
+            if adopted is not None:
+                return adopted
+            grant = await self._lease.acquire()
+            if grant is not None:
+                return grant
+            holder = await self._lease.holder()
+            wait = self._poll if holder is None else min(self._poll, holder.remaining)
+            await self._sleep(max(wait, 0.001))
+        return None
+
+    async def _drive(self, grant: Grant) -> None:
+        """End the run's stages on time while ``grant`` holds; release it when the run ends."""
+        self.grant = grant
+        keeper = asyncio.create_task(self._lease.keep(grant))
+        lost = False
+        try:
+            lost = await self._drive_until_done(grant, keeper)
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+            self.grant = None
+            if not lost:
+                await self.release(grant)
+
+    async def _drive_until_done(self, grant: Grant, keeper: asyncio.Task[None]) -> bool:
+        """True when the lease was lost, False when the run is over (or the epoch gone)."""
+        while not keeper.done():
+            self._wake.clear()
+            stored = await self._store.read_timed()
+            if stored is None:
+                return False  # Redis restarted empty: a new epoch begins without this run
+            record, decided_at = stored
+            now = time.time()
+            calculation = restore(
+                state_of(record), decided_at, stage_seconds=self._stage_seconds, now=now
+            )
+            deadline = calculation.deadline()
+            if deadline is None:
+                return False
+            if deadline > now:
+                woken = await self._sleep(deadline - now, keeper)
+                if woken:
+                    continue  # the state changed (or the lease went): read it again
+                now = time.time()
+            changes = calculation.advance(now)
+            verdict = await commit(
+                self._store, changes, after=record.seq, at=now, fence=grant.token
+            )
+            if verdict is Verdict.STALE_FENCE:
+                log.warning(
+                    "run owner %s: change refused, fencing token %d is stale "
+                    "(the lease passed to another node)",
+                    grant.node,
+                    grant.token,
+                )
+                return True
+            if verdict is Verdict.WRONG_EPOCH:
+                return False
+        return True
+
+    async def _sleep(self, delay: float, keeper: asyncio.Task[None] | None = None) -> bool:
+        """Sleep ``delay`` seconds; True when woken earlier by a new state or a lost lease."""
+        waker = asyncio.ensure_future(self._wake.wait())
+        waiting: set[asyncio.Future[Any]] = {waker}
+        if keeper is not None:
+            waiting.add(keeper)
+        try:
+            done, _ = await asyncio.wait(
+                waiting, timeout=delay, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            waker.cancel()
+        return bool(done)
+
+    async def release(self, grant: Grant) -> None:
+        """Give ``grant`` up now, so another node need not wait for it to expire."""
+        with contextlib.suppress(*LINK_ERRORS):  # unreachable: it expires by itself
+            await self._lease.release(grant)

@@ -1,0 +1,13 @@
+"""The capabilities a server announces in ``welcome.features``: one list, from its settings."""
+
+from __future__ import annotations
+
+from calc_server.config import Settings
+
+
+def features(settings: Settings) -> list[str]:
+    """What this server offers beyond protocol 1, given how it was started."""
+    offered: list[str] = []
+    if settings.redis_url is not None:
+        offered.append("cluster")
+    return offered

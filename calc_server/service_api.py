@@ -1,0 +1,39 @@
+"""What the connection handler needs from "the service": the seam between a connection and
+wherever the calculation's state lives.
+
+A single server keeps it in memory (``service.CalculationService``, which answers at once);
+cluster mode keeps it in Redis (``cluster.node.ClusterService``, whose commands are awaited).
+The application picks one when it is built; nothing else asks which it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Protocol
+
+from calc_server.calculation import Outcome
+from protocol import State
+
+
+class Service(Protocol):
+    """Start, cancel and read the shared calculation; each change reaches the hub by itself.
+
+    A command's changes are broadcast before its outcome is returned (or its awaitable
+    completes), so a client sees the state before the ack that names its ``seq``.
+    """
+
+    def snapshot(self) -> State:
+        """The current state, as a joiner or a ``sync`` should see it now."""
+        ...
+
+    def start(self, by: str) -> Outcome | Awaitable[Outcome]:
+        """Start a calculation on behalf of ``by``."""
+        ...
+
+    def cancel(self, by: str, calculation_id: str | None) -> Outcome | Awaitable[Outcome]:
+        """Cancel the running calculation (the one named, if given) on behalf of ``by``."""
+        ...
+
+    def shutdown(self) -> None:
+        """The server is stopping: stop driving the calculation."""
+        ...
