@@ -22,9 +22,15 @@ class ServerProcess:
         self._drain = asyncio.create_task(self._read_log())
 
     @classmethod
-    async def start(cls, *args: str, port: int = 0) -> ServerProcess:
-        """Start it (``--port 0`` picks a free port) and wait for its listening line."""
+    async def start(
+        cls, *args: str, port: int = 0, launcher: tuple[str, ...] = ()
+    ) -> ServerProcess:
+        """Start it (``--port 0`` picks a free port) and wait for its listening line.
+
+        ``launcher`` goes before the command (e.g. a wrapper that drops privileges).
+        """
         proc = await asyncio.create_subprocess_exec(
+            *launcher,
             CALC_SERVER,
             "--no-auth",
             "--port",
