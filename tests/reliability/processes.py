@@ -19,6 +19,7 @@ class ServerProcess:
         self.url = url
         self.port = int(url.rsplit(":", 1)[1].split("/")[0])
         self.log = log
+        self._logged = asyncio.Event()
         self._drain = asyncio.create_task(self._read_log())
 
     @classmethod
@@ -54,6 +55,14 @@ class ServerProcess:
         assert self.proc.stderr is not None
         while line := await self.proc.stderr.readline():
             self.log.append(line.decode())
+            self._logged.set()
+
+    async def wait_log(self, text: str, timeout: float = 30.0) -> None:
+        """Wait until a line of the log contains ``text``."""
+        async with asyncio.timeout(timeout):
+            while not any(text in line for line in self.log):
+                self._logged.clear()
+                await self._logged.wait()
 
     def signal(self, sig: signal.Signals) -> None:
         """Send ``sig`` to the server."""

@@ -26,13 +26,6 @@ CANNOT_USE = "history: cannot use"
 WORKS_AGAIN = "is writable again"
 
 
-async def wait_log(server: ServerProcess, text: str, timeout: float = 30.0) -> None:
-    """Wait until the server's log has a line containing ``text``."""
-    async with asyncio.timeout(timeout):
-        while not any(text in line for line in server.log):
-            await asyncio.sleep(0.05)
-
-
 def lines(server: ServerProcess, text: str) -> list[str]:
     """The server's log lines containing ``text``."""
     return [line for line in server.log if text in line]
@@ -96,14 +89,14 @@ async def test_a_full_disk_keeps_the_server_serving_and_history_comes_back(
         _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
         resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE, (1, hard))
         during = await run_to_success(client, "s2")  # the calculation goes on
-        await wait_log(server, CANNOT_USE)
+        await server.wait_log(CANNOT_USE)
         refused = await ask(client)
         assert isinstance(refused, Error)
         assert refused.code == ErrorCode.HISTORY_UNAVAILABLE
         after = await run_to_success(client, "s3")
 
         resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE, (hard, hard))
-        await wait_log(server, WORKS_AGAIN)
+        await server.wait_log(WORKS_AGAIN)
         runs = (await history(client)).runs
         assert [(r.calculation_id, r.outcome) for r in runs] == [
             (after, "SUCCESS"),
@@ -187,4 +180,9 @@ async def test_a_file_that_is_not_a_calc_history_is_refused_and_left_as_it_was(
     assert "--history none" in errors[0]
     assert "listening" not in err.decode()
     assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.sqlite3"]
+    assert files_in(tmp_path) == ["history.sqlite3"]  # no journal or WAL was made beside it
+
+
+def files_in(directory: Path) -> list[str]:
+    """The names in ``directory``, sorted."""
+    return sorted(p.name for p in directory.iterdir())
