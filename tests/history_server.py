@@ -8,12 +8,13 @@ protocol says, or with the error the test chose. What a hostile or broken server
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.wsserver import serving
 
 STATE = {
     "type": "state",
@@ -96,17 +97,6 @@ class HistoryServer:
                 await ws.send_str(json.dumps(self.answer(query)))
         return ws
 
-    @asynccontextmanager
-    async def serve(self) -> AsyncIterator[str]:
-        """Serve on a free loopback port; yield its ws:// URL."""
-        app = web.Application()
-        app.router.add_get("/ws", self._handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        try:
-            yield f"ws://{host}:{port}/ws"
-        finally:
-            await runner.cleanup()
+    def serve(self) -> AbstractAsyncContextManager[str]:
+        """Serve on a free loopback port; yields its ws:// URL."""
+        return serving(self._handler)
