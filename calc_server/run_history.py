@@ -8,7 +8,7 @@ that ended, which every ``welcome`` carries as ``last_run``.
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,8 +27,6 @@ from calc_server.history import (
 )
 from calc_server.history.book import RunBook
 from protocol import Phase, State
-
-log = logging.getLogger("calc_server.history")
 
 _OUTCOMES = {
     Phase.SUCCESS: RunOutcome.SUCCESS,
@@ -81,7 +79,9 @@ class RunHistory:
         """
         if path is None:
             return cls(MemoryHistory(keep=keep))
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # A directory that cannot be made is the store's passing fault to report and retry.
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         store = await SqliteHistory.open(path, keep=keep)
         try:
             await store.mark_interrupted()
