@@ -14,6 +14,7 @@ from pathlib import Path
 from bench.cluster import report as cluster_report
 from bench.codec import measure_codec
 from bench.control import raise_nofile
+from bench.history import measure_history
 from bench.machine import Load
 from bench.proc import CLIENT_CORE
 from bench.report import Results, console, markdown
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             codec = measure_codec()
             tui = None if args.no_tui else measure_tui(log_dir)
             runs = run_all(sizes, log_dir)
+            measure_history(log_dir)  # prints its own figures (bench/history.py)
         except Exception:
             for log in sorted(log_dir.glob("*.log")):
                 tail = log.read_text(errors="replace").splitlines()[-15:]

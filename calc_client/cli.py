@@ -13,10 +13,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
-from calc_client import cli_commands
+from calc_client import cli_commands, cli_history
 from calc_client.cli_connection import add_connection_options, connection_options, open_link
 from calc_client.cli_exit import CommandFailed, ExitCode, write_error
 from calc_client.cli_follow import follow
+from calc_local.argtypes import at_least_one
 from calc_local.version import add_version_option
 
 EXIT_CODES = """\
@@ -98,6 +99,9 @@ def build_parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser
         help="when the connection is lost, reconnect and go on (across server restarts) "
         "instead of exiting 2",
     )
+    past = command("history", "print past runs, newest first")
+    past.add_argument("--limit", type=at_least_one, default=20, metavar="N", help="default 20")
+    past.add_argument("--json", action="store_true", help="print each run as a JSON line")
     return parser
 
 
@@ -119,6 +123,10 @@ async def run(args: argparse.Namespace) -> ExitCode:
                 return await cli_commands.cancel(link, timeout, as_json=bool(args.json))
             case "watch":
                 return await cli_commands.watch(link, as_json=bool(args.json))
+            case "history":
+                return await cli_history.history(
+                    link, timeout, limit=int(args.limit), as_json=bool(args.json)
+                )
     raise AssertionError(f"unknown command {args.command!r}")
 
 

@@ -19,6 +19,7 @@ from protocol import (
     Cancel,
     ClientMessage,
     Hello,
+    HistoryQuery,
     ServerMessage,
     Start,
     Sync,
@@ -103,6 +104,17 @@ class Link:
         """Ask for the current state; returns the request id."""
         rid = self.next_request_id()
         await self.send(Sync(request_id=rid))
+        return rid
+
+    async def history(
+        self, limit: int = 20, before: str | None = None, calculation_id: str | None = None
+    ) -> str:
+        """Ask for a page of past runs (or one run, whole); returns the request id."""
+        rid = self.next_request_id()
+        query = HistoryQuery(
+            request_id=rid, limit=limit, before=before, calculation_id=calculation_id
+        )
+        await self.send(query)
         return rid
 
     def __aiter__(self) -> Link:

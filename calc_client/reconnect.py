@@ -117,6 +117,12 @@ class Reconnector:
         """Send ``cancel`` for ``calculation_id``; the request id, or None when not connected."""
         return await self._send(lambda link: link.cancel(calculation_id))
 
+    async def history(
+        self, limit: int = 20, before: str | None = None, calculation_id: str | None = None
+    ) -> str | None:
+        """Send ``history``; the request id, or None when not connected."""
+        return await self._send(lambda link: link.history(limit, before, calculation_id))
+
     async def _send(self, send: Callable[[Link], Awaitable[str]]) -> str | None:
         link = self.link
         if link is None or link.closed:

@@ -15,6 +15,7 @@ from dataclasses import replace
 from calc_local.tokenfile import token_path, token_published
 from calc_server.cluster.node import ClusterUnavailable
 from calc_server.config import Settings, parse_settings
+from calc_server.history import HistoryFileRefused
 from calc_server.loop import loop_factory
 from calc_server.runner import RunningServer, start_server
 from calc_server.workers import run_workers
@@ -64,6 +65,9 @@ async def serve(settings: Settings) -> None:
     except ClusterUnavailable as exc:
         log.error("%s", exc)
         raise SystemExit(1) from None
+    except HistoryFileRefused as exc:
+        log.error("cannot use the run history file %s", exc)
+        raise SystemExit(1) from None
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc.strerror or exc)
         raise SystemExit(1) from None
@@ -89,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse the settings, serve, and exit 0 after a graceful shutdown."""
     settings = parse_settings(argv)
     raise_open_file_limit(settings.max_connections)
+    # A file size limit (ulimit -f) then fails the history's writes with EFBIG, which the
+    # history survives like a full disk, instead of killing the server with SIGXFSZ.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

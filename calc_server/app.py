@@ -15,9 +15,10 @@ from calc_server.config import Settings
 from calc_server.connection import websocket_handler
 from calc_server.gate import authorized
 from calc_server.hub import Hub
-from calc_server.keys import EPOCH, HUB, METRICS, SERVICE, SETTINGS
+from calc_server.keys import EPOCH, HISTORY, HUB, METRICS, SERVICE, SETTINGS
 from calc_server.metrics import Metrics
 from calc_server.metrics import render as render_metrics
+from calc_server.run_history import RunHistory
 from calc_server.service import CalculationService
 from calc_server.version import __version__
 from protocol.schema import render as render_schema
@@ -48,7 +49,11 @@ async def metrics(request: web.Request) -> web.Response:
         raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Bearer realm="calc"'})
     hub = app[HUB]
     text = render_metrics(
-        app[METRICS], clients=len(hub), behind=hub.behind, seq=app[SERVICE].snapshot().seq
+        app[METRICS],
+        clients=len(hub),
+        behind=hub.behind,
+        seq=app[SERVICE].snapshot().seq,
+        runs=app[HISTORY].counts(),
     )
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
@@ -83,12 +88,27 @@ async def _on_shutdown(app: web.Application) -> None:
                 peer.transport.abort()
 
 
+async def _history(app: web.Application) -> AsyncIterator[None]:
+    """Open the run history before the service exists; close it after the shutdown's last run.
+
+    Raises ``HistoryFileRefused`` (so the server does not start) for a file that is not ours.
+    """
+    settings = app[SETTINGS]
+    app[HISTORY] = history = await RunHistory.open(settings.history, settings.history_keep)
+    if settings.history is None:
+        log.info("run history in memory only (--history none): it ends with this server")
+    else:
+        log.info("run history in %s (newest %d runs kept)", settings.history, settings.history_keep)
+    yield
+    await history.close()
+
+
 async def _bind_clock(app: web.Application) -> None:
     """Create the service on the running loop, so deadlines use the loop's monotonic clock."""
     loop = asyncio.get_running_loop()
     settings = app[SETTINGS]
     calculation = Calculation(epoch=app[EPOCH], stage_duration=settings.stage_seconds)
-    app[SERVICE] = CalculationService(calculation, app[HUB], loop.time, app[METRICS])
+    app[SERVICE] = CalculationService(calculation, app[HUB], loop.time, app[METRICS], app[HISTORY])
 
 
 async def _cluster_service(app: web.Application) -> AsyncIterator[None]:
@@ -116,6 +136,7 @@ def make_app(settings: Settings | None = None) -> web.Application:
         behind_timeout=settings.behind_timeout,
         metrics=counters,
     )
+    app.cleanup_ctx.append(_history)
     if settings.redis_url is None:
         app.on_startup.append(_bind_clock)
     else:

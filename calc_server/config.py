@@ -7,13 +7,16 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from calc_local.argtypes import at_least_one, port, positive_seconds
 from calc_local.defaults import DEFAULT_HOST, DEFAULT_PORT
 from calc_local.loopback import is_loopback
+from calc_local.statedir import state_dir
 from calc_local.version import add_version_option
 from calc_server.cluster.url import SCHEMES, redacted_url
+from calc_server.history import DEFAULT_KEEP, default_history_path
 
 NODE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 """What a cluster node's name may be: it goes into Redis keys, the lease and the welcome."""
@@ -59,6 +62,10 @@ class Settings:
     """Server processes to start on one port (more than one needs ``redis_url``)."""
     reuse_port: bool = False
     """Bind with SO_REUSEPORT, so several processes share the port (what ``workers`` does)."""
+    history: Path | None = None
+    """The run history file (SQLite); None keeps the history in memory only, lost at exit."""
+    history_keep: int = DEFAULT_KEEP
+    """Runs the history keeps: the newest ones."""
 
     @property
     def tls(self) -> bool:
@@ -91,6 +98,8 @@ class Settings:
             )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("--tls-cert and --tls-key go together")
+        if self.history_keep < 1:
+            raise ValueError("--history-keep must be at least 1")
 
     def _check_cluster(self) -> None:
         if self.workers < 1:
@@ -218,6 +227,20 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         "does for each worker (env CALC_REUSE_PORT)",
     )
     p.add_argument(
+        "--history",
+        default=env.get("CALC_HISTORY"),
+        metavar="PATH",
+        help="the run history file, or 'none' to keep it in memory only (env CALC_HISTORY; "
+        "default history-PORT.sqlite3 in the state directory, memory only with --port 0)",
+    )
+    p.add_argument(
+        "--history-keep",
+        type=at_least_one,
+        default=env.get("CALC_HISTORY_KEEP", DEFAULT_KEEP),
+        metavar="N",
+        help="keep the newest N runs (env CALC_HISTORY_KEEP, default %(default)s)",
+    )
+    p.add_argument(
         "--log-level",
         default=env.get("CALC_LOG_LEVEL", "INFO"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -249,4 +272,20 @@ def parse_settings(
         lease_seconds=ns.lease_seconds,
         workers=ns.workers,
         reuse_port=ns.reuse_port,
+        history=history_file(ns.history, ns.port, env),
+        history_keep=ns.history_keep,
     )
+
+
+def history_file(option: str | None, port: int, env: Mapping[str, str]) -> Path | None:
+    """The history file ``--history`` names; None for ``none``.
+
+    Unset, it is ``history-PORT.sqlite3`` in the state directory, except with ``--port 0``:
+    a file named after a port picked at random would never be opened again, so a restart
+    could not find its runs; such a server keeps its history in memory.
+    """
+    if option is None or option == "":
+        return None if port == 0 else default_history_path(state_dir(env), port)
+    if option == "none":
+        return None
+    return Path(option).expanduser()

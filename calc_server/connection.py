@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from calc_server import history_requests
 from calc_server.calculation import Outcome
 from calc_server.features import features
 from calc_server.gate import refuse_handshake
+from calc_server.history import HistoryStore
+from calc_server.history_requests import run_message
 from calc_server.hub import Hub, Peer
-from calc_server.keys import HUB, METRICS, SERVICE, SETTINGS
+from calc_server.keys import HISTORY, HUB, METRICS, SERVICE, SETTINGS
 from calc_server.metrics import Metrics
 from calc_server.ratelimit import TokenBucket
 from calc_server.service_api import Service
@@ -26,6 +30,7 @@ from protocol import (
     Error,
     ErrorCode,
     Hello,
+    HistoryQuery,
     Start,
     Sync,
     Welcome,
@@ -59,6 +64,7 @@ class Connection:
         service: Service,
         bucket: TokenBucket,
         metrics: Metrics,
+        history: HistoryStore,
     ):
         self.peer = peer
         self._hub = hub
@@ -66,11 +72,20 @@ class Connection:
         self._service = service
         self._bucket = bucket
         self._answers: OrderedDict[str, bytes] | None = None  # made on the first command
+        self._history = history
+        self._reading: set[asyncio.Task[None]] = set()  # history requests being answered
 
     async def serve(self) -> None:
         """Handle frames until the peer closes or must be closed."""
         ws = self.peer.ws
         loop = asyncio.get_running_loop()
+        try:
+            await self._serve(ws, loop)
+        finally:
+            for task in self._reading:
+                task.cancel()
+
+    async def _serve(self, ws: web.WebSocketResponse, loop: asyncio.AbstractEventLoop) -> None:
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
                 over = self._bucket.take(loop.time())
@@ -122,6 +137,18 @@ class Connection:
                 state = self._service.snapshot()
                 self._hub.send(self.peer, encode(state))
                 self._hub.send(self.peer, encode(Ack(request_id=rid, accepted=True, seq=state.seq)))
+            case HistoryQuery() as query:
+                self._answer_later(history_requests.answer(query, self._history))
+
+    def _answer_later(self, answer: Coroutine[Any, Any, bytes]) -> None:
+        """Send ``answer`` when it is ready; frames keep being read meanwhile."""
+
+        async def send() -> None:
+            self._hub.send(self.peer, await answer)
+
+        task = asyncio.create_task(send())
+        self._reading.add(task)
+        task.add_done_callback(self._reading.discard)
 
     async def _command(
         self, request_id: str, run: Callable[[], Outcome | Awaitable[Outcome]]
@@ -163,6 +190,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     """``GET /ws``: upgrade, greet with welcome and state, then serve the connection."""
     app = request.app
     settings, hub, service, metrics = app[SETTINGS], app[HUB], app[SERVICE], app[METRICS]
+    history = app[HISTORY]
     refusal = refuse_handshake(
         request,
         token=settings.token,
@@ -193,6 +221,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
 
     def greeting(clients: int) -> tuple[bytes, bytes]:
         state = service.snapshot()
+        last = history.last_run
         welcome = Welcome(
             protocol=PROTOCOL_VERSION,
             server=__version__,
@@ -201,6 +230,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
             clients=clients,
             features=features(settings),
             node=settings.node,
+            last_run=None if last is None else run_message(last, with_tail=False),
         )
         return encode(welcome), encode(state)
 
@@ -209,7 +239,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     log.info("connect %s from %s, %d connected", peer.client_id, peer.remote, len(hub))
     hub.presence_changed()
     bucket = TokenBucket(settings.rate_burst, settings.rate_per_second)
-    connection = Connection(peer, hub, service, bucket, metrics)
+    connection = Connection(peer, hub, service, bucket, metrics, history.store)
     try:
         await connection.serve()
     except Exception:

@@ -6,8 +6,12 @@ from calc_server.config import Settings
 
 
 def features(settings: Settings) -> list[str]:
-    """What this server offers beyond protocol 1, given how it was started."""
-    offered: list[str] = []
+    """What this server offers beyond protocol 1, given how it was started.
+
+    ``history``: the ``history`` request and ``welcome.last_run`` (always: a server without a
+    file keeps its history in memory). ``cluster``: started with ``--redis``.
+    """
+    offered: list[str] = ["history"]
     if settings.redis_url is not None:
         offered.append("cluster")
     return offered

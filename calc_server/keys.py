@@ -7,6 +7,7 @@ from aiohttp import web
 from calc_server.config import Settings
 from calc_server.hub import Hub
 from calc_server.metrics import Metrics
+from calc_server.run_history import RunHistory
 from calc_server.service_api import Service
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -14,3 +15,4 @@ HUB = web.AppKey("hub", Hub)
 METRICS = web.AppKey("metrics", Metrics)
 SERVICE = web.AppKey("service", Service)
 EPOCH = web.AppKey("epoch", str)
+HISTORY = web.AppKey("history", RunHistory)

@@ -7,6 +7,7 @@ connections, refused handshakes and bad frames. Gauges are read when rendering.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -45,11 +46,19 @@ _COUNTERS = (
 )
 
 
-def render(metrics: Metrics, *, clients: int, behind: int, seq: int) -> str:
-    """Prometheus text exposition of the counters and the current gauges."""
+def render(
+    metrics: Metrics, *, clients: int, behind: int, seq: int, runs: Mapping[str, int] | None = None
+) -> str:
+    """Prometheus text exposition of the counters and the current gauges.
+
+    ``runs``: runs ended by outcome, from the run history (which keeps them across restarts).
+    """
     lines: list[str] = []
     for name, counter in _COUNTERS:
         lines += [f"# TYPE {name} counter", f"{name} {getattr(metrics, counter)}"]
+    if runs is not None:
+        lines.append("# TYPE calc_runs_total counter")
+        lines += [f'calc_runs_total{{outcome="{o}"}} {n}' for o, n in sorted(runs.items())]
     for name, value in (
         ("calc_clients", clients),
         ("calc_peers_behind", behind),

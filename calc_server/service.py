@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from calc_server.calculation import SHUTDOWN, Calculation, Outcome
 from calc_server.hub import Hub
 from calc_server.metrics import Metrics
+from calc_server.run_history import RunHistory
 from protocol import State, encode
 
 log = logging.getLogger("calc_server.calculation")
@@ -27,8 +28,10 @@ class CalculationService:
         hub: Hub,
         clock: Callable[[], float],
         metrics: Metrics,
+        history: RunHistory,
     ) -> None:
         self.calculation = calculation
+        self._history = history
         self._hub = hub
         self._metrics = metrics
         self._clock = clock
@@ -80,6 +83,7 @@ class CalculationService:
         for state in changes:
             self._metrics.state_changes += 1
             self._hub.broadcast_state(encode(state))
+            self._history.observe(state)  # after the fan-out; queues, never waits on disk
             # logged after the fan-out: formatting a log line is not worth a client's wait
             log.info(
                 "state %s seq=%d calculation=%s%s",

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.getters import query_one
 from textual.reactive import reactive
-from textual.widgets import Button, Footer, Header
+from textual.widgets import Button, Footer, Header, TabbedContent, TabPane
 
 from calc_client.reconnect import (
     Backoff,
@@ -38,6 +38,7 @@ from calc_tui.text import (
 )
 from calc_tui.widgets.connection_indicator import ConnectionIndicator
 from calc_tui.widgets.event_log import EventLog
+from calc_tui.widgets.history_view import HistoryView, RunDetails
 from calc_tui.widgets.presence import PresenceCount
 from calc_tui.widgets.progress_panel import ProgressPanel
 from protocol import (
@@ -45,8 +46,11 @@ from protocol import (
     AckReason,
     ClusterStatus,
     Error,
+    ErrorCode,
+    History,
     Phase,
     Presence,
+    Run,
     ServerMessage,
     State,
     Welcome,
@@ -83,6 +87,8 @@ class CalcApp(App[None]):
         Binding("c", "cancel", "Cancel"),
         Binding("r", "reconnect", "Reconnect now"),
         Binding("q", "quit", "Quit"),
+        Binding("e", "show_view('events')", "Events"),
+        Binding("h", "show_view('history')", "History"),
     ]
 
     link_status: reactive[LinkStatus] = reactive(STARTING_UP, init=False, repaint=False)
@@ -98,6 +104,7 @@ class CalcApp(App[None]):
 
     _panel = query_one(ProgressPanel)
     _event_log = query_one(EventLog)
+    _history_view = query_one(HistoryView)
     _start_button = query_one("#start", Button)
     _cancel_button = query_one("#cancel", Button)
 
@@ -126,6 +133,8 @@ class CalcApp(App[None]):
         self._frozen_at: float | None = None
         self._retry_at: float | None = None
         self._last_failure = ""
+        self._details_asked: set[str] = set()  # request ids of runs asked for by Enter
+        self._told_interrupted: set[str] = set()
 
     # --- layout --------------------------------------------------------------------------
 
@@ -140,7 +149,11 @@ class CalcApp(App[None]):
         with Horizontal(id="buttons"):
             yield Button("Start", id="start", variant="success", action="app.start")
             yield Button("Cancel", id="cancel", variant="error", action="app.cancel")
-        yield EventLog()
+        with TabbedContent(id="views", initial="events"):
+            with TabPane("Events", id="events"):
+                yield EventLog()
+            with TabPane("History", id="history"):
+                yield HistoryView()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -250,6 +263,11 @@ class CalcApp(App[None]):
                 self._state_received(state)
             case Ack() as ack:
                 self._ack_received(ack)
+            case History() as history:
+                self._history_received(history)
+            case Error(code=ErrorCode.HISTORY_UNAVAILABLE):
+                self._details_asked.discard(message.request_id or "")
+                self._history_view.unavailable()
             case Error() as error:
                 text = describe_error(error.code, error.message)
                 self._record(None, f"error: {text}", "bold")
@@ -281,6 +299,10 @@ class CalcApp(App[None]):
         self.clients = welcome.clients
         self.link_status = LinkStatus(ConnectionStatus.CONNECTED)
         self._record(None, f"connected as {plain(welcome.client_id, 20)}")
+        if welcome.last_run is not None:
+            self._tell_if_interrupted(welcome.last_run)
+        if "history" in welcome.features:
+            self.call_later(self._ask_history)
 
     def _state_received(self, state: State) -> None:
         old = self.calc
@@ -291,6 +313,8 @@ class CalcApp(App[None]):
         what = _describe_change(old, state)
         if what:
             self._record(state.seq, what, "bold" if state.state.terminal else "")
+        if state.state.terminal and (old is None or old.state is not state.state):
+            self.call_later(self._ask_history)  # a run ended: it belongs in the history now
 
     def _ack_received(self, ack: Ack) -> None:
         # Acks go only to their sender, so every ack answers one of ours; if its id is not
@@ -304,6 +328,40 @@ class CalcApp(App[None]):
             title = f"{command.capitalize()} refused"
             self.notify(text, title=title, severity="warning", markup=False)
         self._sync_controls()
+
+    def _tell_if_interrupted(self, last: Run) -> None:
+        """Say once that the newest run was interrupted: its server died during it."""
+        if last.outcome != "INTERRUPTED" or last.calculation_id in self._told_interrupted:
+            return
+        self._told_interrupted.add(last.calculation_id)
+        by = plain(last.ended_by or "server stopped unexpectedly", 48)
+        cid = plain(last.calculation_id, 16)
+        self._record(None, f"the last run, {cid}, was interrupted: {by}", "bold")
+
+    def _history_received(self, history: History) -> None:
+        """A page goes into the History view; one run asked for by Enter opens its details."""
+        if history.request_id not in self._details_asked:
+            self._history_view.show(history.runs)
+            return
+        self._details_asked.discard(history.request_id)
+        if history.runs:
+            self.push_screen(RunDetails(history.runs[0]))
+        else:
+            self.notify("That run is no longer kept.", severity="warning", markup=False)
+
+    async def _ask_history(self) -> None:
+        """Ask for the newest runs (a full page) for the History view."""
+        if self.connection is not None:
+            await self.connection.history(limit=100)
+
+    async def on_history_view_run_chosen(self, message: HistoryView.RunChosen) -> None:
+        rid = None
+        if self.connection is not None:
+            rid = await self.connection.history(calculation_id=message.calculation_id)
+        if rid is None:
+            self.notify("Not connected: the run's details cannot be fetched.", markup=False)
+            return
+        self._details_asked.add(rid)
 
     def _record(self, seq: int | None, what: str, style: str = "") -> None:
         if not self.is_running:
@@ -361,6 +419,12 @@ class CalcApp(App[None]):
     async def action_cancel(self) -> None:
         """Ask the server to cancel the running calculation."""
         await self._send("cancel")
+
+    def action_show_view(self, view: str) -> None:
+        """Show one of the views below the progress panel (``events``, ``history``)."""
+        self.query_one("#views", TabbedContent).active = view
+        # the view's own keys (arrows, Enter on a run) work at once
+        (self._history_view.table if view == "history" else self._event_log).focus()
 
     def action_reconnect(self) -> None:
         """Try to connect now instead of waiting for the backoff."""

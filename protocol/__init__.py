@@ -4,7 +4,7 @@ Pure: imports msgspec and the standard library only, so any client can reuse it.
 """
 
 from protocol.codec import client_decoder, encode, server_decoder
-from protocol.codes import AckReason, ErrorCode
+from protocol.codes import AckReason, ErrorCode, RunOutcome
 from protocol.messages import (
     PROTOCOL_VERSION,
     STAGES,
@@ -14,8 +14,12 @@ from protocol.messages import (
     ClusterStatus,
     Error,
     Hello,
+    History,
+    HistoryQuery,
+    OutputLine,
     Phase,
     Presence,
+    Run,
     ServerMessage,
     Start,
     State,
@@ -34,8 +38,13 @@ __all__ = [
     "Error",
     "ErrorCode",
     "Hello",
+    "History",
+    "HistoryQuery",
+    "OutputLine",
     "Phase",
     "Presence",
+    "Run",
+    "RunOutcome",
     "ServerMessage",
     "Start",
     "State",

@@ -32,3 +32,19 @@ class ErrorCode(enum.StrEnum):
     """``hello`` named a protocol version this server does not speak."""
     RATE_LIMITED = "rate_limited"
     """The first message over the rate limit; more get the connection closed."""
+    HISTORY_UNAVAILABLE = "history_unavailable"
+    """``history``: the run history cannot be read now (disk full, read-only, locked); the
+    calculation goes on and the server keeps retrying, so asking again later may work."""
+
+
+class RunOutcome(enum.StrEnum):
+    """How a run in the history ended (``history.runs[].outcome``)."""
+
+    SUCCESS = "SUCCESS"
+    """It went through every stage."""
+    CANCELED = "CANCELED"
+    """A client canceled it, or the server shut down during it."""
+    FAILED = "FAILED"
+    """The server hit an unexpected error (or, for a real job, the job failed)."""
+    INTERRUPTED = "INTERRUPTED"
+    """The server stopped unexpectedly during it (found open at the next start)."""

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from msgspec import Meta, Struct, field
 
-from protocol.codes import AckReason, ErrorCode
+from protocol.codes import AckReason, ErrorCode, RunOutcome
 
 PROTOCOL_VERSION = 1
 """The protocol version spoken by this package."""
@@ -55,6 +55,7 @@ def _code(codes: type[enum.StrEnum], description: str) -> Meta:
 
 AckReasonCode = Annotated[str, _code(AckReason, "Why the command was refused.")]
 ErrorCodeText = Annotated[str, _code(ErrorCode, "What the error is about.")]
+RunOutcomeText = Annotated[str, _code(RunOutcome, "How the run ended.")]
 Seconds = Annotated[float, Meta(ge=0)]
 
 
@@ -117,7 +118,23 @@ class Sync(_Message, tag="sync", kw_only=True):
     request_id: RequestId
 
 
-ClientMessage = Hello | Start | Cancel | Sync
+class HistoryQuery(_Message, tag="history", kw_only=True):
+    """Ask for past runs, newest first (feature ``"history"``).
+
+    A page of up to ``limit`` runs older than run ``before`` (the newest when null), without
+    output tails; or, with ``calculation_id``, that one run with its output tail.
+    """
+
+    request_id: RequestId
+    limit: Annotated[int, Meta(ge=1, le=100, description="Runs per page, 1 to 100.")] = 20
+    before: str | None = None
+    calculation_id: str | None = None
+
+
+ClientMessage = (
+    Hello | Start | Cancel | Sync
+    | HistoryQuery
+)  # fmt: skip
 """Every message a client may send."""
 
 
@@ -133,11 +150,14 @@ class Welcome(_Message, tag="welcome", kw_only=True, omit_defaults=True):
     client_id: str
     clients: Count
     features: list[Feature] = field(default_factory=list)
-    """Capabilities beyond protocol 1 that this server offers; empty today. Left out of the
-    frame when empty, so a welcome reads the same as from a server that predates the field."""
+    """Capabilities beyond protocol 1 that this server offers. Left out of the frame when
+    empty, so a welcome reads the same as from a server that predates the field."""
     node: str | None = None
     """Cluster mode: which node (server process) this connection is served by; left out of the
     frame by a single server."""
+    last_run: Run | None = None
+    """The newest run in the history that has ended (no output tail), so a client learns at
+    once how it ended, INTERRUPTED included; left out when there is none."""
 
 
 class State(_Message, tag="state", kw_only=True):
@@ -189,8 +209,44 @@ class ClusterStatus(_Message, tag="cluster", kw_only=True):
     degraded: bool
 
 
+class OutputLine(Struct, kw_only=True):
+    """One line a job wrote: ``stream`` is ``"out"`` or ``"err"``. Untrusted text."""
+
+    stream: str
+    text: str
+
+
+class Run(Struct, kw_only=True):
+    """One run in the history. Times are UTC wall-clock epoch seconds.
+
+    ``ended_at``, ``outcome`` and ``ended_by`` are null while the run is open. The last four
+    fields are set for real jobs only; ``output_tail`` is empty in pages (ask for the run).
+    """
+
+    calculation_id: str
+    started_by: str
+    started_at: float
+    ended_at: float | None = None
+    outcome: RunOutcomeText | None = None
+    ended_by: str | None = None
+    stage_seconds: list[Seconds] = field(default_factory=list)
+    command: str | None = None
+    exit_code: int | None = None
+    last_message: str | None = None
+    output_tail: list[OutputLine] = field(default_factory=list)
+
+
+class History(_Message, tag="history", kw_only=True):
+    """Answer to ``history``: runs newest first, and whether older ones exist beyond them."""
+
+    request_id: str
+    runs: list[Run]
+    more: bool
+
+
 ServerMessage = (
     Welcome | State | Ack | Error | Presence
     | ClusterStatus
+    | History
 )  # fmt: skip
 """Every message the server may send."""

@@ -6,14 +6,15 @@ from typing import Any
 
 import msgspec
 
-from protocol.codes import AckReason, ErrorCode
+from protocol.codes import AckReason, ErrorCode, RunOutcome
 from protocol.messages import PROTOCOL_VERSION, ClientMessage, ServerMessage
 
 
 def schema() -> dict[str, Any]:
     """Return the JSON Schema of both directions, with shared definitions under ``$defs``."""
-    (client, server, _, _), components = msgspec.json.schema_components(
-        [ClientMessage, ServerMessage, AckReason, ErrorCode], ref_template="#/$defs/{name}"
+    (client, server, *_), components = msgspec.json.schema_components(
+        [ClientMessage, ServerMessage, AckReason, ErrorCode, RunOutcome],
+        ref_template="#/$defs/{name}",
     )
     components["ClientMessage"] = client
     components["ServerMessage"] = server

@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
+from tests.wsserver import serving
+
 WELCOME = {
     "type": "welcome",
     "protocol": 1,
@@ -52,14 +54,5 @@ async def _handler(request: web.Request) -> web.WebSocketResponse:
 @asynccontextmanager
 async def newer_server() -> AsyncIterator[str]:
     """Serve on a free loopback port; yield its ws:// URL."""
-    app = web.Application()
-    app.router.add_get("/ws", _handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"ws://{host}:{port}/ws"
-    finally:
-        await runner.cleanup()
+    async with serving(_handler) as url:
+        yield url

@@ -20,6 +20,7 @@ import gc
 import logging
 import sys
 import time
+from pathlib import Path
 
 from bench.control import raise_nofile, reply, serve_control
 from bench.wire import seq_of
@@ -31,11 +32,19 @@ from calc_server.runner import start_server
 BENCH_CLIENT = "bench"
 
 
-async def main(port: int, stage_seconds: float, heartbeat: float) -> None:
+async def main(
+    port: int, stage_seconds: float, heartbeat: float, history: Path | None = None
+) -> None:
     """Serve and answer control lines until ``QUIT``."""
     raise_nofile()
     server = await start_server(
-        Settings(port=port, stage_seconds=stage_seconds, no_auth=True, heartbeat=heartbeat)
+        Settings(
+            port=port,
+            stage_seconds=stage_seconds,
+            no_auth=True,
+            heartbeat=heartbeat,
+            history=history,
+        )
     )
     hub, service = server.app[HUB], server.app[SERVICE]
     broadcast_ns: dict[int, int] = {}
@@ -111,6 +120,7 @@ if __name__ == "__main__":
         default=300.0,
         help="ping interval; long by default so no ping round falls inside a measurement",
     )
+    p.add_argument("--history", type=Path, help="run history file (default: memory only)")
     args = p.parse_args()
     logging.basicConfig(
         level=logging.INFO,
@@ -118,4 +128,4 @@ if __name__ == "__main__":
         stream=sys.stderr,
     )
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(main(args.port, args.stage_seconds, args.heartbeat))
+        runner.run(main(args.port, args.stage_seconds, args.heartbeat, args.history))

@@ -28,13 +28,18 @@ from calc_server.history.writer import Backoff
 _PR_CAPBSET_DROP = 24
 
 
-def drop_capabilities_and_reexec() -> None:
-    """Empty the capability bounding set, then exec ourselves: root keeps no capability."""
+def drop_bounding_set() -> None:
+    """Empty the capability bounding set: after the next exec, root keeps no capability."""
     libc = ctypes.CDLL(None, use_errno=True)
     last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
     for cap in range(last + 1):
         if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def drop_capabilities_and_reexec() -> None:
+    """Empty the capability bounding set, then exec ourselves: root keeps no capability."""
+    drop_bounding_set()
     argv = [a for a in sys.argv[1:] if a != "--drop-caps"]
     os.execv(sys.executable, [sys.executable, "-m", "tests.history.child", *argv])
 

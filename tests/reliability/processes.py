@@ -20,15 +20,25 @@ class ServerProcess:
         self.url = url
         self.port = int(url.rsplit(":", 1)[1].split("/")[0])
         self.log = log
+        self._logged = asyncio.Event()
         self._drain = asyncio.create_task(self._read_log())
 
     @classmethod
     async def start(
-        cls, *args: str, port: int = 0, token: str | None = None, ready_timeout: float = 10.0
+        cls,
+        *args: str,
+        port: int = 0,
+        token: str | None = None,
+        ready_timeout: float = 10.0,
+        launcher: tuple[str, ...] = (),
     ) -> ServerProcess:
-        """Start it (``--port 0`` picks a free port) and wait for its listening line."""
+        """Start it (``--port 0`` picks a free port) and wait for its listening line.
+
+        ``launcher`` goes before the command (e.g. a wrapper that drops privileges).
+        """
         auth = ["--no-auth"] if token is None else [f"--token={token}"]  # it may start with -
         proc = await asyncio.create_subprocess_exec(
+            *launcher,
             CALC_SERVER,
             *auth,
             "--port",
@@ -52,6 +62,14 @@ class ServerProcess:
         assert self.proc.stderr is not None
         while line := await self.proc.stderr.readline():
             self.log.append(line.decode())
+            self._logged.set()
+
+    async def wait_log(self, text: str, timeout: float = 30.0) -> None:
+        """Wait until a line of the log contains ``text``."""
+        async with asyncio.timeout(timeout):
+            while not any(text in line for line in self.log):
+                self._logged.clear()
+                await self._logged.wait()
 
     def signal(self, sig: signal.Signals) -> None:
         """Send ``sig`` to the server."""

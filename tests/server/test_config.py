@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import platformdirs
 import pytest
 
 from calc_server.config import Settings, parse_settings
@@ -10,8 +13,35 @@ from calc_server.config import Settings, parse_settings
 def test_defaults_match_the_documentation() -> None:
     settings = parse_settings([], env={})
     assert settings == Settings(
-        host="127.0.0.1", port=8765, stage_seconds=2.0, heartbeat=15.0, log_level="INFO"
+        host="127.0.0.1",
+        port=8765,
+        stage_seconds=2.0,
+        heartbeat=15.0,
+        log_level="INFO",
+        history=platformdirs.user_state_path("calc") / "history-8765.sqlite3",
+        history_keep=10_000,
     )
+
+
+def test_the_history_file_is_named_after_the_port_in_the_state_directory() -> None:
+    env = {"XDG_STATE_HOME": "/srv/state"}
+    assert parse_settings(["--port", "9000"], env=env).history == Path(
+        "/srv/state/calc/history-9000.sqlite3"
+    )
+    # beside the token file when its directory is given
+    beside = parse_settings([], env={**env, "CALC_TOKEN_DIR": "/srv/tokens"}).history
+    assert beside == Path("/srv/tokens/history-8765.sqlite3")
+    # a random port would never find its file again: memory only
+    assert parse_settings(["--port", "0"], env=env).history is None
+
+
+def test_history_options_and_their_environment() -> None:
+    env = {"CALC_HISTORY": "/srv/runs.sqlite3", "CALC_HISTORY_KEEP": "50"}
+    from_env = parse_settings([], env=env)
+    assert (from_env.history, from_env.history_keep) == (Path("/srv/runs.sqlite3"), 50)
+    flagged = parse_settings(["--history", "none", "--history-keep", "7"], env=env)
+    assert (flagged.history, flagged.history_keep) == (None, 7)
+    assert parse_settings(["--port", "0", "--history", "h.db"], env={}).history == Path("h.db")
 
 
 def test_environment_supplies_defaults_and_flags_win() -> None:
@@ -35,6 +65,7 @@ def test_environment_supplies_defaults_and_flags_win() -> None:
         (["--stage-seconds", "0"], "must be a positive number"),
         (["--port", "70000"], "must be a port number"),
         (["--heartbeat", "-1"], "must be a positive number"),
+        (["--history-keep", "0"], "must be a whole number of at least 1"),
     ],
 )
 def test_bad_values_are_refused_with_a_reason(
