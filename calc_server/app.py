@@ -96,7 +96,9 @@ def make_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[EPOCH] = secrets.token_hex(8)
     app[HUB] = Hub(
-        send_buffer_limit=settings.send_buffer_limit, behind_timeout=settings.behind_timeout
+        send_buffer_limit=settings.send_buffer_limit,
+        behind_timeout=settings.behind_timeout,
+        presence_delay=settings.presence_delay,
     )
     app.on_startup.append(_bind_clock)
     app.on_shutdown.append(_on_shutdown)

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from calc_server.hub import PRESENCE_DELAY
 from protocol.tokenfile import is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
@@ -30,6 +31,9 @@ class Settings:
     """A peer with more than this many bytes unsent is skipped by broadcasts (marked behind)."""
     behind_timeout: float = 10.0
     """A peer still behind after this many seconds is cut off."""
+    presence_delay: float = PRESENCE_DELAY
+    """Seconds a presence broadcast waits so close connects and leaves share it (tests use 0:
+    one presence per change, as when connects are far apart)."""
     shutdown_timeout: float = 1.0
     token: str | None = None
     """The access token clients must present; None only together with ``no_auth``."""

@@ -60,10 +60,17 @@ class Peer:
 class Hub:
     """Connected peers, the latest state and presence frames, and the broadcast loop."""
 
-    def __init__(self, *, send_buffer_limit: int, behind_timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        send_buffer_limit: int,
+        behind_timeout: float,
+        presence_delay: float = PRESENCE_DELAY,
+    ) -> None:
         self._peers: set[Peer] = set()
         self._limit = send_buffer_limit
         self._behind_timeout = behind_timeout
+        self._presence_delay = presence_delay
         self._state_frame = b""
         self._presence_frame = b""
         self._sweep: asyncio.TimerHandle | None = None
@@ -153,7 +160,7 @@ class Hub:
         """Schedule one presence broadcast; connects and leaves close together share it."""
         if not self._presence_pending and not self.closing:
             self._presence_pending = True
-            delay = PRESENCE_DELAY + PRESENCE_DELAY_PER_PEER * len(self._peers)
+            delay = self._presence_delay + PRESENCE_DELAY_PER_PEER * len(self._peers)
             asyncio.get_running_loop().call_later(delay, self._broadcast_presence)
 
     def _broadcast_presence(self) -> None:
