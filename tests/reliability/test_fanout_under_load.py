@@ -1,4 +1,10 @@
-"""Case 6: a thousand clients through five calculations see one identical, gapless history."""
+"""Case 6: a thousand clients through five calculations see one identical, gapless history.
+
+Two of the calculations are canceled, three run to SUCCESS. A cancel aimed at a stage can
+arrive too late on a busy machine (the run has ended, the cancel is refused): then that
+calculation counts as a SUCCESS and the driver tries again on the next one, until both kinds
+of ending have happened. How fast the fan-out is belongs to ``make bench``, not here.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +23,11 @@ from tests.reliability.swarm import (
 from tests.wsclient import RawClient
 
 CLIENTS = 1000
-CALCULATIONS = 5
-CANCEL_IN = {1: Phase.STARTING, 3: Phase.IN_PROGRESS}
-"""Calculation index -> the stage in which the driver cancels it; the others run to SUCCESS."""
+SUCCESSES = 3
+CANCEL_IN = (Phase.STARTING, Phase.IN_PROGRESS)
+"""The stages in which the driver cancels, one calculation each."""
+MAX_CALCULATIONS = 12
+"""Bound on the calculations run to see both kinds of ending."""
 
 
 async def test_thousand_clients_see_identical_sequences_through_five_calculations(
@@ -34,25 +42,34 @@ async def test_thousand_clients_see_identical_sequences_through_five_calculation
         watchers = await open_many(session, server.url, CLIENTS)
         connected = loop.time()
         try:
-            await driver.expect(Welcome)
+            await driver.expect(Welcome, since=0)
             assert len(server.app[HUB]) == CLIENTS + 1
-            for n in range(CALCULATIONS):
-                await driver.send(Start(request_id=f"start{n}"))
-                assert (await driver.ack(f"start{n}")).accepted
-                if n in CANCEL_IN:
-                    await driver.expect(State, lambda s, n=n: s.state is CANCEL_IN[n], timeout=5)
-                    await driver.send(Cancel(request_id=f"cancel{n}"))
-                    assert (await driver.ack(f"cancel{n}")).accepted
-                final = await driver.expect(State, lambda s: s.state.terminal, timeout=10)
-                await asyncio.gather(*(w.until_seq(final.seq, timeout=30) for w in watchers))
+            cancels = list(CANCEL_IN)
+            successes = 0
+            for n in range(MAX_CALCULATIONS):
+                if successes >= SUCCESSES and not cancels:
+                    break
+                sent = await driver.send(Start(request_id=f"start{n}"))
+                started = await driver.ack(f"start{n}", since=sent)
+                assert started.accepted
+                if cancels and (successes >= SUCCESSES or n % 2):
+                    stage = cancels[0]
+                    await driver.expect(State, lambda s, p=stage: s.state is p, since=sent)
+                    asked = await driver.send(Cancel(request_id=f"cancel{n}"))
+                    if (await driver.ack(f"cancel{n}", since=asked)).accepted:
+                        cancels.pop(0)
+                final = await driver.expect(State, lambda s: s.state.terminal, since=sent)
+                successes += final.state is Phase.SUCCESS
+                await asyncio.gather(*(w.until_seq(final.seq, timeout=60) for w in watchers))
             finished = loop.time()
+            assert not cancels, f"no cancel landed in {cancels} in {n} calculations"
         finally:
             await close_all(watchers)
             await driver.close()
 
     history = [(s.seq, s.state) for s in driver.states() if s.seq > 0]
     assert contiguous(history)
-    assert [s for _, s in history].count(Phase.SUCCESS) == CALCULATIONS - len(CANCEL_IN)
+    assert [s for _, s in history].count(Phase.SUCCESS) == successes >= SUCCESSES
     assert [s for _, s in history].count(Phase.CANCELED) == len(CANCEL_IN)
     differing = [w for w in watchers if [p for p in w.pairs() if p[0] > 0] != history]
     assert not differing, f"{len(differing)} clients saw another sequence"
