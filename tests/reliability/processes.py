@@ -35,7 +35,7 @@ class ServerProcess:
         )
         assert proc.stderr is not None
         log: list[str] = []
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(60):  # a busy machine starts Python slowly
             while True:
                 line = (await proc.stderr.readline()).decode()
                 if not line:
@@ -53,7 +53,7 @@ class ServerProcess:
         """Send ``sig`` to the server."""
         self.proc.send_signal(sig)
 
-    async def wait(self, timeout: float = 5.0) -> int:
+    async def wait(self, timeout: float = 30.0) -> int:
         """Wait for the exit; return the exit code (negative: killed by that signal)."""
         async with asyncio.timeout(timeout):
             code = await self.proc.wait()

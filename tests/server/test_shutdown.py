@@ -46,7 +46,7 @@ class ServerProcess:
             stderr=asyncio.subprocess.PIPE,
         )
         assert proc.stderr is not None
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(60):  # a busy machine starts Python slowly
             while True:
                 line = (await proc.stderr.readline()).decode()
                 if not line:
