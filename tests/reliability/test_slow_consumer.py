@@ -16,7 +16,7 @@ import socket
 from calc_server.hub import Peer
 from calc_server.keys import HUB, SERVICE
 from calc_server.runner import RunningServer
-from tests.conftest import ServerFactory, both_presence_delays
+from tests.conftest import LONG_STAGE, ServerFactory, both_presence_delays
 from tests.looplag import LoopLag
 from tests.rawsocket import SilentPeer
 from tests.reliability.swarm import Watcher, close_all, contiguous, new_session, open_many
@@ -57,7 +57,9 @@ async def stuck_peer(server: RunningServer, watchers: list[Watcher]) -> tuple[Si
 async def test_never_reading_client_is_skipped_while_fifty_others_get_every_change_then_cut_off(
     server_factory: ServerFactory, presence_delay: float
 ) -> None:
-    server = await server_factory(send_buffer_limit=LIMIT, behind_timeout=BEHIND_TIMEOUT)
+    server = await server_factory(
+        send_buffer_limit=LIMIT, behind_timeout=BEHIND_TIMEOUT, heartbeat=LONG_STAGE
+    )
     hub, service = server.app[HUB], server.app[SERVICE]
     loop = asyncio.get_running_loop()
     async with LoopLag() as lag, new_session() as session:

@@ -23,6 +23,8 @@ FAST_BACKOFF = Backoff(base=0.05, cap=0.2)
 """Reconnect quickly in tests."""
 URL = "ws://127.0.0.1:8765/ws"
 """The URL fed apps show in their header."""
+FROZEN_TOAST_SECONDS = 3600.0
+"""How long fed apps show a notification that gives no timeout of its own."""
 
 
 def live_app(url: str, name: str | None = None) -> CalcApp:
@@ -31,8 +33,14 @@ def live_app(url: str, name: str | None = None) -> CalcApp:
 
 
 def fed_app(clock: Callable[[], float] = lambda: 1000.0) -> CalcApp:
-    """The same app without a network worker, frozen in time; tests post it messages."""
-    return make_app(URL, connect=False, clock=clock, wall_clock=lambda: "12:00:00", animate=False)
+    """The same app without a network worker, frozen in time; tests post it messages.
+
+    Its toasts stay until the test ends: on a busy machine a snapshot may be taken more than
+    the usual five seconds after the notification.
+    """
+    app = make_app(URL, connect=False, clock=clock, wall_clock=lambda: "12:00:00", animate=False)
+    app.NOTIFICATION_TIMEOUT = FROZEN_TOAST_SECONDS
+    return app
 
 
 def received(message: ServerMessage) -> ServerMessageReceived:
