@@ -150,7 +150,7 @@ async def test_url_comes_from_calc_url_and_options_go_before_or_after_the_comman
 ) -> None:
     results = await asyncio.gather(
         run_calc("status", env=clean_env(CALC_URL=server.url)),
-        run_calc("--url", server.url, "--timeout", "2", "status"),
+        run_calc("--url", server.url, "--timeout", "30", "status"),
         run_calc("--url", f"ws://127.0.0.1:{closed_port()}/ws", "status", "--url", server.url),
     )
     for result in results:

@@ -40,7 +40,7 @@ async def test_silent_line_is_dropped_by_both_ends_and_the_client_reconnects_on_
             proxy.url,
             name="behind-proxy",
             heartbeat=CLIENT_HEARTBEAT,
-            connect_timeout=0.5,
+            connect_timeout=1.0,  # ends attempts into the dead line; a live one needs far less
             backoff=Backoff(base=0.05, cap=0.2),
         )
     )

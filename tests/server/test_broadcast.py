@@ -179,7 +179,7 @@ async def test_heartbeat_drops_silent_peer_within_two_intervals(
         async with LoopLag() as lag:
             silent, _ = await open_silent(server, watcher)
             joined = asyncio.get_running_loop().time()
-            dropped = await watcher.expect(Presence, lambda p: p.clients == 1)
+            dropped = await watcher.expect(Presence, lambda p: p.clients == 1, since=watcher.mark())
         # a ping at most one interval after the last frame, then one interval for the pong;
         # each of the two timers, and the presence, may run as late as the loop did
         silence = watcher.arrival(dropped) - joined
