@@ -14,7 +14,6 @@ is the figure, which depends on the machine.
 from __future__ import annotations
 
 import asyncio
-import socket
 import statistics
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ from calc_server.keys import HUB, SERVICE
 from calc_server.runner import RunningServer, start_server
 from tests.rawsocket import SilentPeer
 from tests.reliability.swarm import Watcher, close_all, new_session, open_many
+from tests.stuck import hub_peer, push_behind
 
 NORMAL = 50
 """Reading clients per server."""
@@ -94,20 +94,12 @@ async def _interleaved(
 
 async def _stuck_peer(server: RunningServer, watcher: Watcher) -> tuple[SilentPeer, Peer]:
     """A never-reading peer pushed past the send limit by real changes."""
-    hub, service = server.app[HUB], server.app[SERVICE]
-    clients = len(hub) + 1
+    clients = len(server.app[HUB]) + 1
     silent = await SilentPeer.open(server.host, server.port)
     await watcher.until(lambda w: w.presence == clients, timeout=30)
-    host, port = silent.writer.get_extra_info("sockname")[:2]
-    [peer] = [p for p in hub.peers if p.remote == f"{host}:{port}"]
-    peer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    for i in range(2000):  # bounded: far more than the kernel buffers hold at 4 KiB
-        service.start(f"fill{i}")
-        service.cancel(f"fill{i}", None)
-        if peer.behind_since is not None:
-            return silent, peer
-        await asyncio.sleep(0)  # let the kernel move bytes, as a real loop would
-    raise RuntimeError("the silent peer never fell behind")
+    peer = hub_peer(server, silent)
+    await push_behind(server, peer)
+    return silent, peer
 
 
 async def _measure() -> SlowConsumer:

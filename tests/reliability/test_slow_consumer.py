@@ -11,7 +11,6 @@ stuck peer costs the others in latency is a figure of the machine: ``make bench`
 from __future__ import annotations
 
 import asyncio
-import socket
 
 from calc_server.hub import Peer
 from calc_server.keys import HUB, SERVICE
@@ -20,6 +19,7 @@ from tests.conftest import LONG_STAGE, ServerFactory, both_presence_delays
 from tests.looplag import LoopLag
 from tests.rawsocket import SilentPeer
 from tests.reliability.swarm import Watcher, close_all, contiguous, new_session, open_many
+from tests.stuck import hub_peer, push_behind
 
 NORMAL = 50
 CHANGES = 40
@@ -33,24 +33,12 @@ peers that are behind (every 0.1 s) and the presence delay."""
 
 
 async def stuck_peer(server: RunningServer, watchers: list[Watcher]) -> tuple[SilentPeer, Peer]:
-    """A never-reading peer, once every watcher is told it joined, pushed past the send limit.
-
-    Its server-side kernel send buffer is shrunk (a slow link), so the bytes pile up in the
-    transport after a few hundred messages rather than megabytes.
-    """
-    hub, service = server.app[HUB], server.app[SERVICE]
+    """A never-reading peer, once every watcher is told it joined, pushed past the limit."""
     silent = await SilentPeer.open(server.host, server.port)
     await asyncio.gather(*(w.until(lambda w: w.presence == NORMAL + 1) for w in watchers))
-    host, port = silent.writer.get_extra_info("sockname")[:2]
-    [peer] = [p for p in hub.peers if p.remote == f"{host}:{port}"]
-    peer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    for i in range(2000):  # bounded: far more than the kernel buffers hold at 4 KiB
-        service.start(f"fill{i}")
-        service.cancel(f"fill{i}", None)
-        if peer.behind_since is not None:
-            return silent, peer
-        await asyncio.sleep(0)  # let the kernel move bytes, as a real loop would
-    raise AssertionError("the silent peer never fell behind")
+    peer = hub_peer(server, silent)
+    await push_behind(server, peer)
+    return silent, peer
 
 
 @both_presence_delays

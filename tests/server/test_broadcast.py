@@ -15,6 +15,7 @@ from protocol import Phase, Presence, Start, State, encode
 from tests.conftest import ServerFactory, both_presence_delays
 from tests.looplag import LoopLag
 from tests.rawsocket import SilentPeer
+from tests.stuck import hub_peer, push_behind
 from tests.wsclient import RawClient
 
 
@@ -92,27 +93,14 @@ async def open_silent(server: RunningServer, watcher: RawClient) -> tuple[Silent
     clients = len(server.app[HUB]) + 1
     silent = await SilentPeer.open(server.host, server.port)
     await watcher.expect(Presence, lambda p: p.clients == clients, since=before)
-    host, port = silent.writer.get_extra_info("sockname")[:2]
-    [peer] = [p for p in server.app[HUB].peers if p.remote == f"{host}:{port}"]
-    return silent, peer
+    return silent, hub_peer(server, silent)
 
 
 async def stall(server: RunningServer, watcher: RawClient) -> tuple[SilentPeer, Hub]:
-    """A peer that never reads, pushed past the send limit by real state changes.
-
-    The server's kernel send buffer for that one socket is shrunk, as on a slow link, so
-    the bytes pile up in the transport after a few hundred messages instead of megabytes.
-    """
+    """A peer that never reads, pushed past the send limit by real state changes."""
     silent, peer = await open_silent(server, watcher)
-    hub, service = server.app[HUB], server.app[SERVICE]
-    peer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    for i in range(2000):  # bounded: far more than the kernel buffers hold at 4 KiB
-        service.start(f"load{i}")
-        service.cancel(f"load{i}", None)
-        if peer.behind_since is not None:
-            return silent, hub
-        await asyncio.sleep(0)  # let the kernel move bytes, as a real loop would
-    raise AssertionError("the silent peer never fell behind")
+    await push_behind(server, peer)
+    return silent, server.app[HUB]
 
 
 async def test_never_reading_client_is_skipped_without_delaying_others(
