@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: run test lint typecheck pytest schema bench clean
+.PHONY: run test test-stress lint typecheck pytest schema bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+# The suite again and again on one core with a busy loop beside it (.ci/stress says more):
+# make test-stress RUNS=10 MODES="busy pinned plain"
+RUNS ?= 3
+MODES ?= busy
+test-stress: $(STAMP)
+	.ci/stress $(RUNS) $(MODES)
 
 schema: $(STAMP)
 	$(BIN)/python -m protocol.schema > docs/protocol.schema.json

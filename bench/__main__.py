@@ -18,6 +18,7 @@ from bench.history import measure_history
 from bench.machine import Load
 from bench.proc import CLIENT_CORE
 from bench.report import Results, console, markdown
+from bench.slow_consumer import measure_slow_consumer
 from bench.suite import run_all
 from bench.tui import measure_tui
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         log_dir = Path(logs)
         try:
             codec = measure_codec()
+            slow_consumer = measure_slow_consumer()
             tui = None if args.no_tui else measure_tui(log_dir)
             runs = run_all(sizes, log_dir)
             measure_history(log_dir)  # prints its own figures (bench/history.py)
@@ -66,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         when=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         runs=runs,
         codec=codec,
+        slow_consumer=slow_consumer,
         tui=tui,
         load=load,
         seconds=time.monotonic() - started,

@@ -9,6 +9,7 @@ from bench.codec import Codec
 from bench.handshakes import IN_FLIGHT
 from bench.loadgen import RECEIVER
 from bench.machine import Load, describe, versions
+from bench.slow_consumer import NORMAL, SlowConsumer
 from bench.stats import fmt, percentile, ratio
 from bench.suite import SERVERS, Run
 from bench.tui import WINDOW_SECONDS, Tui
@@ -32,6 +33,7 @@ class Results:
     when: str
     runs: list[Run]
     codec: Codec
+    slow_consumer: SlowConsumer
     tui: Tui | None
     load: Load
     seconds: float
@@ -167,6 +169,16 @@ def targets(res: Results) -> list[tuple[str, str, str, bool | None]]:
             "exactly one, whatever N is",
             ", ".join(f"{n:,}: {e}/{c}" for n, e, c in encodes),
             all(e == c for _, e, c in encodes) if encodes else None,
+        )
+    )
+    slow = res.slow_consumer
+    out.append(
+        (
+            f"median delivery to {NORMAL} readers beside a client that never reads",
+            "<= 2x the same server without it",
+            f"{slow.ratio:.2f}x ({slow.median_ms(slow.with_slow):.2f} ms vs "
+            f"{slow.median_ms(slow.alone):.2f} ms)",
+            slow.ratio <= 2.0,
         )
     )
     tui = res.tui
@@ -403,6 +415,29 @@ def markdown(res: Results, notes: str = "") -> str:
                 fmt(c.json_dumps_us, 3),
             ],
             ["stdlib `json.loads`", fmt(c.json_loads_us, 3)],
+        ],
+    )
+    slow = res.slow_consumer
+    lines += [
+        "",
+        f"## A client that never reads, beside {NORMAL} that do",
+        "",
+        f"Two servers with {NORMAL} reading clients each, one of them also with a peer stuck "
+        f"behind its send limit ({slow.stuck_bytes:,} bytes queued), take changes in turn. "
+        "Delivery latency, from the server publishing a change to a reader having decoded it, "
+        f"median over the {NORMAL} readers per change:",
+        "",
+    ]
+    lines += _table(
+        ["server", "changes", "median ms", "p90 ms"],
+        [
+            [
+                label,
+                str(len(values)),
+                fmt(percentile(values, 50) * 1e3, 2),
+                fmt(percentile(values, 90) * 1e3, 2),
+            ]
+            for label, values in (("alone", slow.alone), ("beside the stuck peer", slow.with_slow))
         ],
     )
     lines += ["", "## Terminal client (`calc-tui URL` under an 80x24 pseudo-terminal)", ""]

@@ -135,6 +135,7 @@ def make_app(settings: Settings | None = None) -> web.Application:
         send_buffer_limit=settings.send_buffer_limit,
         behind_timeout=settings.behind_timeout,
         metrics=counters,
+        presence_delay=settings.presence_delay,
     )
     app.cleanup_ctx.append(_history)
     if settings.redis_url is None:

@@ -17,6 +17,7 @@ from calc_local.statedir import state_dir
 from calc_local.version import add_version_option
 from calc_server.cluster.url import SCHEMES, redacted_url
 from calc_server.history import DEFAULT_KEEP, default_history_path
+from calc_server.presence import PRESENCE_DELAY
 
 NODE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 """What a cluster node's name may be: it goes into Redis keys, the lease and the welcome."""
@@ -38,6 +39,9 @@ class Settings:
     """A peer with more than this many bytes unsent is skipped by broadcasts (marked behind)."""
     behind_timeout: float = 10.0
     """A peer still behind after this many seconds is cut off."""
+    presence_delay: float = PRESENCE_DELAY
+    """Seconds a presence broadcast waits so close connects and leaves share it (tests use 0:
+    one presence per change, as when connects are far apart)."""
     shutdown_timeout: float = 1.0
     token: str | None = None
     """The access token clients must present; None only together with ``no_auth``."""

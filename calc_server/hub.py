@@ -23,7 +23,7 @@ from aiohttp import web
 from calc_server.frames import text_frame
 from calc_server.gctuning import GcFreezer
 from calc_server.metrics import Metrics
-from calc_server.presence import PresencePacer
+from calc_server.presence import PRESENCE_DELAY, PresencePacer
 from protocol import Presence, encode
 
 log = logging.getLogger("calc_server.hub")
@@ -60,7 +60,14 @@ class Peer:
 class Hub:
     """Connected peers, the latest state and presence frames, and the broadcast loop."""
 
-    def __init__(self, *, send_buffer_limit: int, behind_timeout: float, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        *,
+        send_buffer_limit: int,
+        behind_timeout: float,
+        metrics: Metrics,
+        presence_delay: float = PRESENCE_DELAY,
+    ) -> None:
         self._peers: set[Peer] = set()
         self._limit = send_buffer_limit
         self._behind_timeout = behind_timeout
@@ -68,7 +75,7 @@ class Hub:
         self._presence_frame = b""
         self._notice_frame = b""
         self._sweep: asyncio.TimerHandle | None = None
-        self._presence = PresencePacer(self._broadcast_presence)
+        self._presence = PresencePacer(self._broadcast_presence, presence_delay)
         self._gc = GcFreezer(lambda: len(self._peers))
         self.metrics = metrics
         """The app's counters; the hub counts the peers it skips and cuts off."""

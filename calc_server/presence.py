@@ -16,14 +16,15 @@ burst at 10,000 peers they go out about once a second instead of twenty times.""
 class PresencePacer:
     """Calls ``broadcast`` once, a short while after the first of a run of changes."""
 
-    def __init__(self, broadcast: Callable[[], None]) -> None:
+    def __init__(self, broadcast: Callable[[], None], delay: float = PRESENCE_DELAY) -> None:
         self._broadcast = broadcast
+        self._delay = delay
         self._timer: asyncio.TimerHandle | None = None
 
     def changed(self, peers: int) -> None:
         """A peer came or went (``peers`` are connected now); schedule one broadcast."""
         if self._timer is None:
-            delay = PRESENCE_DELAY + PRESENCE_DELAY_PER_PEER * peers
+            delay = self._delay + PRESENCE_DELAY_PER_PEER * peers
             self._timer = asyncio.get_running_loop().call_later(delay, self._fire)
 
     def _fire(self) -> None:

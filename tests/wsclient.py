@@ -18,8 +18,11 @@ M = TypeVar("M")
 class RawClient:
     """One real aiohttp WebSocket connection with a background reader.
 
-    ``messages`` holds everything received, in order; ``expect`` waits (with a timeout) for
-    the next message of a type that matches a predicate.
+    ``messages`` holds everything received, in order. ``expect`` waits for a message that
+    arrives after a point in that list: by default the moment it is called, or a mark taken
+    earlier (``mark()``; ``send`` returns the mark of the moment before its frame went out).
+    So a wait is never satisfied by history: an old presence or state cannot stand in for
+    the one the test waits for.
     """
 
     def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse):
@@ -27,7 +30,7 @@ class RawClient:
         self.ws = ws
         self.messages: list[ServerMessage] = []
         self.received_at: list[float] = []
-        self._taken: set[int] = set()
+        """Loop time at which each entry of ``messages`` arrived."""
         self._arrived = asyncio.Condition()
         self.closed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
@@ -47,8 +50,8 @@ class RawClient:
     async def open_ready(cls, url: str, **kwargs: Any) -> RawClient:
         """Connect and wait for the ``welcome`` and the first ``state``."""
         client = await cls.open(url, **kwargs)
-        await client.expect(Welcome)
-        await client.expect(State)
+        await client.expect(Welcome, since=0)
+        await client.expect(State, since=0)
         return client
 
     async def _read(self) -> None:
@@ -66,42 +69,64 @@ class RawClient:
             async with self._arrived:
                 self._arrived.notify_all()
 
-    async def send(self, data: bytes | str | msgspec.Struct) -> None:
-        """Send a text frame: a message struct, or raw text/bytes as they are."""
+    def mark(self) -> int:
+        """The position just after everything received so far, for ``since``."""
+        return len(self.messages)
+
+    async def send(self, data: bytes | str | msgspec.Struct) -> int:
+        """Send a text frame (a message struct, or raw text/bytes as they are).
+
+        Returns the mark taken just before the frame went out: every answer to it comes later.
+        """
+        mark = self.mark()
         if isinstance(data, msgspec.Struct):
             data = msgspec.json.encode(data)
         if isinstance(data, bytes):
             await self.ws.send_frame(data, WSMsgType.TEXT)
         else:
             await self.ws.send_str(data)
+        return mark
 
     async def expect(
-        self, kind: type[M], where: Callable[[M], bool] = lambda _: True, timeout: float = 5.0
+        self,
+        kind: type[M],
+        where: Callable[[M], bool] = lambda _: True,
+        *,
+        since: int | None = None,
+        timeout: float = 10.0,
     ) -> M:
-        """The first message of type ``kind`` matching ``where`` not returned before.
+        """The first message of type ``kind`` matching ``where`` that arrived after ``since``.
 
-        Earlier messages that do not match stay available to later calls, so the order in
-        which a test expects messages need not be the order they arrived in.
+        ``since`` is a mark (``mark()``, or what ``send`` returned); without one, only
+        messages arriving after this call count. ``timeout`` only bounds a failure.
         """
+        position = self.mark() if since is None else since
         async with asyncio.timeout(timeout), self._arrived:
             while True:
-                for i, msg in enumerate(self.messages):
-                    if i not in self._taken and isinstance(msg, kind) and where(msg):
-                        self._taken.add(i)
+                while position < len(self.messages):
+                    msg = self.messages[position]
+                    position += 1
+                    if isinstance(msg, kind) and where(msg):
                         return msg
                 if self.closed.is_set():
                     raise ConnectionError(f"closed (code {self.ws.close_code}) before {kind}")
                 await self._arrived.wait()
 
-    async def ack(self, request_id: str, timeout: float = 5.0) -> Ack:
-        """Wait for the ack of ``request_id``."""
-        return await self.expect(Ack, lambda a: a.request_id == request_id, timeout)
+    async def ack(self, request_id: str, *, since: int | None = None, timeout: float = 10.0) -> Ack:
+        """Wait for the ack of ``request_id`` arriving after ``since`` (default: now)."""
+        return await self.expect(
+            Ack, lambda a: a.request_id == request_id, since=since, timeout=timeout
+        )
 
-    def states(self) -> list[State]:
-        """Every state message received so far."""
-        return [m for m in self.messages if isinstance(m, State)]
+    def states(self, since: int = 0) -> list[State]:
+        """Every state message received after the mark ``since`` (default: all of them)."""
+        return [m for m in self.messages[since:] if isinstance(m, State)]
 
-    async def wait_closed(self, timeout: float = 5.0) -> int | None:
+    def arrival(self, message: ServerMessage) -> float:
+        """The loop time at which ``message`` (an object from ``messages``) arrived."""
+        return self.received_at[next(i for i, m in enumerate(self.messages) if m is message)]
+
+    async def wait_closed(self, timeout: float = 10.0) -> int | None:
         """Wait until the server closes the connection; return the close code."""
         async with asyncio.timeout(timeout):
             await self.closed.wait()

@@ -26,7 +26,7 @@ from protocol import (
     server_decoder,
 )
 from tests.client.calc_process import CALC, CalcProcess, clean_env, run_calc
-from tests.conftest import ServerFactory
+from tests.conftest import LONG_STAGE, ServerFactory
 from tests.wsclient import RawClient
 
 Spawn = Callable[..., Awaitable[CalcProcess]]
@@ -49,15 +49,15 @@ async def spawn() -> AsyncIterator[Spawn]:
 
 @pytest.fixture
 async def slow_server(server_factory: ServerFactory) -> RunningServer:
-    """A server whose calculation outlasts the start-up of a few ``calc`` processes."""
-    return await server_factory(stage_seconds=10.0)
+    """A server whose calculation outlasts the test, however slowly ``calc`` processes start."""
+    return await server_factory(stage_seconds=LONG_STAGE)
 
 
 async def open_tester(server: RunningServer) -> RawClient:
     """A raw client named "tester", past its welcome and first state."""
     client = await RawClient.open(server.url)
     await client.send(Hello(protocol=PROTOCOL_VERSION, client="tester"))
-    await client.expect(State)
+    await client.expect(State, since=0)
     return client
 
 
@@ -77,11 +77,11 @@ async def slow_tester(slow_server: RunningServer) -> AsyncIterator[RawClient]:
     await client.close()
 
 
-async def start_from(client: RawClient) -> State:
+async def start_from(client: RawClient, request_id: str = "tester-start") -> State:
     """Start a calculation from ``client``; return its STARTING state."""
-    await client.send(Start(request_id="tester-start"))
-    assert (await client.ack("tester-start")).accepted
-    return await client.expect(State, lambda s: s.state is Phase.STARTING)
+    sent = await client.send(Start(request_id=request_id))
+    assert (await client.ack(request_id, since=sent)).accepted
+    return await client.expect(State, lambda s: s.state is Phase.STARTING, since=sent)
 
 
 def closed_port() -> int:
@@ -154,7 +154,7 @@ async def test_url_comes_from_calc_url_and_options_go_before_or_after_the_comman
 ) -> None:
     results = await asyncio.gather(
         run_calc("status", env=clean_env(CALC_URL=server.url)),
-        run_calc("--url", server.url, "--timeout", "2", "status"),
+        run_calc("--url", server.url, "--timeout", "30", "status"),
         run_calc("--url", f"ws://127.0.0.1:{closed_port()}/ws", "status", "--url", server.url),
     )
     for result in results:
@@ -168,10 +168,11 @@ async def test_url_comes_from_calc_url_and_options_go_before_or_after_the_comman
 async def test_start_is_accepted_exits_0_and_names_the_calculation(
     server: RunningServer, tester: RawClient
 ) -> None:
+    before = tester.mark()
     result = await run_calc("start", "--url", server.url)
     assert result.code == 0, result.stderr
     [line] = result.lines
-    seen = await tester.expect(State, lambda s: s.state is Phase.STARTING)
+    seen = await tester.expect(State, lambda s: s.state is Phase.STARTING, since=before)
     assert line == f"started calculation {seen.calculation_id}"
     assert seen.started_by is not None
     assert seen.started_by.startswith(f"{getpass.getuser()}@")
@@ -209,8 +210,8 @@ async def test_start_wait_canceled_by_another_client_exits_3(
     calc = await spawn("start", "--wait", "--url", slow_server.url)
     first = await calc.line()
     calculation_id = first.removeprefix("started calculation ")
-    await slow_tester.send(Cancel(request_id="tester-cancel", calculation_id=calculation_id))
-    assert (await slow_tester.ack("tester-cancel")).accepted
+    sent = await slow_tester.send(Cancel(request_id="tester-cancel", calculation_id=calculation_id))
+    assert (await slow_tester.ack("tester-cancel", since=sent)).accepted
     result = await calc.finish()
     assert result.code == 3
     assert result.lines[-1].startswith("CANCELED")
@@ -234,10 +235,11 @@ async def test_cancel_of_the_running_calculation_exits_0(
     slow_server: RunningServer, slow_tester: RawClient
 ) -> None:
     started = await start_from(slow_tester)
+    before = slow_tester.mark()
     result = await run_calc("cancel", "--url", slow_server.url)
     assert result.code == 0, result.stderr
     assert result.lines == [f"canceled calculation {started.calculation_id}"]
-    canceled = await slow_tester.expect(State, lambda s: s.state is Phase.CANCELED)
+    canceled = await slow_tester.expect(State, lambda s: s.state is Phase.CANCELED, since=before)
     assert canceled.calculation_id == started.calculation_id
     assert canceled.ended_by is not None
     assert canceled.ended_by.startswith(f"{getpass.getuser()}@")
@@ -354,6 +356,7 @@ async def test_watch_piped_into_head_exits_141_quietly(
         f'"{CALC}" watch --json --url {server.url} | head -n 1 >/dev/null; '
         'echo "calc=${PIPESTATUS[0]}"'
     )
+    before = tester.mark()
     shell = await asyncio.create_subprocess_exec(
         "bash",
         "-c",
@@ -362,10 +365,18 @@ async def test_watch_piped_into_head_exits_141_quietly(
         stderr=asyncio.subprocess.PIPE,
         env=clean_env(),
     )
-    await tester.expect(Presence, lambda p: p.clients == 2)  # calc is connected
-    await start_from(tester)  # head took its one line and left; the next write hits EPIPE
-    async with asyncio.timeout(10):
-        out, err = await shell.communicate()
+    await tester.expect(Presence, lambda p: p.clients == 2, since=before)  # calc is connected
+    finished = asyncio.ensure_future(shell.communicate())
+    # head takes one line and leaves, at its own pace; calc's first write after that hits
+    # EPIPE, so changes keep coming until calc has ended (bounded: a few dozen lines)
+    for n in range(10):
+        sent = tester.mark()
+        await start_from(tester, f"start{n}")
+        await tester.expect(State, lambda s: s.state.terminal, since=sent)
+        if finished.done():
+            break
+    async with asyncio.timeout(30):
+        out, err = await finished
     assert out.decode() == "calc=141\n"
     assert err.decode() == ""
 

@@ -32,9 +32,13 @@ class EventLog:
                 self._queue.put_nowait(entry)
 
     async def next(
-        self, kind: type[E], where: Callable[[E], bool] = lambda _: True, timeout: float = 5.0
+        self, kind: type[E], where: Callable[[E], bool] = lambda _: True, timeout: float = 10.0
     ) -> tuple[float, E]:
-        """The next event of type ``kind`` matching ``where``, with its time; skips others."""
+        """The next event of type ``kind`` matching ``where``, with its time; skips others.
+
+        Only events after the last one returned count: the queue is the cursor. ``timeout``
+        only bounds a failure.
+        """
         async with asyncio.timeout(timeout):
             while True:
                 at, event = await self._queue.get()

@@ -29,7 +29,7 @@ class ServerProcess:
         *args: str,
         port: int = 0,
         token: str | None = None,
-        ready_timeout: float = 10.0,
+        ready_timeout: float = 60.0,
         launcher: tuple[str, ...] = (),
     ) -> ServerProcess:
         """Start it (``--port 0`` picks a free port) and wait for its listening line.
@@ -49,7 +49,7 @@ class ServerProcess:
         )
         assert proc.stderr is not None
         log: list[str] = []
-        async with asyncio.timeout(ready_timeout):
+        async with asyncio.timeout(ready_timeout):  # a busy machine starts Python slowly
             while True:
                 line = (await proc.stderr.readline()).decode()
                 if not line:
@@ -75,7 +75,7 @@ class ServerProcess:
         """Send ``sig`` to the server."""
         self.proc.send_signal(sig)
 
-    async def wait(self, timeout: float = 5.0) -> int:
+    async def wait(self, timeout: float = 30.0) -> int:
         """Wait for the exit; return the exit code (negative: killed by that signal)."""
         async with asyncio.timeout(timeout):
             code = await self.proc.wait()

@@ -115,7 +115,7 @@ class Watcher:
         """Close the connection and wait for the reader to finish."""
         await self.ws.close()
         if self._reader is not None:
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(30):
                 await asyncio.gather(self._reader, return_exceptions=True)
 
 

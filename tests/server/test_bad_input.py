@@ -10,8 +10,10 @@ import pytest
 from aiohttp import WSCloseCode
 
 from calc_server.connection import Connection
+from calc_server.keys import HUB
 from calc_server.runner import RunningServer
 from protocol import Ack, Error, Presence, Start, State, Sync
+from tests.conftest import ServerFactory, both_presence_delays
 from tests.wsclient import RawClient
 
 
@@ -20,8 +22,8 @@ async def open_ready(server: RunningServer) -> RawClient:
 
 
 async def still_usable(client: RawClient, request_id: str = "check") -> None:
-    await client.send(Sync(request_id=request_id))
-    assert (await client.ack(request_id)).accepted
+    sent = await client.send(Sync(request_id=request_id))
+    assert (await client.ack(request_id, since=sent)).accepted
 
 
 @pytest.mark.parametrize(
@@ -41,8 +43,8 @@ async def test_bad_message_gets_error_with_decoder_text_and_connection_stays(
 ) -> None:
     client = await open_ready(server)
     try:
-        await client.send(frame)
-        error = await client.expect(Error)
+        sent = await client.send(frame)
+        error = await client.expect(Error, since=sent)
         assert (error.code, error.message) == ("bad_message", message)
         await still_usable(client)
     finally:
@@ -52,8 +54,8 @@ async def test_bad_message_gets_error_with_decoder_text_and_connection_stays(
 async def test_unsupported_protocol_version_is_refused(server: RunningServer) -> None:
     client = await open_ready(server)
     try:
-        await client.send(b'{"type":"hello","protocol":2,"client":"future"}')
-        error = await client.expect(Error)
+        sent = await client.send(b'{"type":"hello","protocol":2,"client":"future"}')
+        error = await client.expect(Error, since=sent)
         assert error.code == "unsupported_protocol"
         assert "protocol 1" in error.message
         await still_usable(client)
@@ -61,13 +63,18 @@ async def test_unsupported_protocol_version_is_refused(server: RunningServer) ->
         await client.close()
 
 
+@both_presence_delays
 async def test_binary_frame_closes_1003_and_others_go_on(server: RunningServer) -> None:
     bystander = await open_ready(server)
+    joined = bystander.mark()
     offender = await open_ready(server)
     try:
+        await bystander.expect(Presence, lambda p: p.clients == 2, since=joined)
+        left = bystander.mark()
         await offender.ws.send_bytes(b"\x00\x01")
         assert await offender.wait_closed() == WSCloseCode.UNSUPPORTED_DATA
-        await bystander.expect(Presence, lambda p: p.clients == 1)
+        await bystander.expect(Presence, lambda p: p.clients == 1, since=left)
+        assert len(server.app[HUB]) == 1
         await still_usable(bystander)
     finally:
         await offender.close()
@@ -87,19 +94,23 @@ async def test_frame_over_64_kib_closes_1009(server: RunningServer) -> None:
         await bystander.close()
 
 
-async def test_flood_gets_rate_limited_then_closed_1008(server: RunningServer) -> None:
+async def test_flood_gets_rate_limited_then_closed_1008(server_factory: ServerFactory) -> None:
+    # a refill far slower than any flood: however long sending it takes, the burst is all
+    # that is allowed (the refill itself is tested on the bucket, with an injected clock)
+    server = await server_factory(rate_burst=20, rate_per_second=0.001)
     bystander = await open_ready(server)
     flooder = await open_ready(server)
     try:
+        flood = flooder.mark()
         for i in range(60):  # burst is 20; 20 more refused in a row closes
             if flooder.ws.closed:
                 break
             await flooder.send(Sync(request_id=f"f{i}"))
-        error = await flooder.expect(Error)
+        error = await flooder.expect(Error, since=flood)
         assert error.code == "rate_limited"
         assert await flooder.wait_closed() == WSCloseCode.POLICY_VIOLATION
-        accepted = [m for m in flooder.messages if isinstance(m, Ack)]
-        assert len(accepted) == 20
+        answers = [m for m in flooder.messages[flood:] if isinstance(m, Ack | Error)]
+        assert [type(m).__name__ for m in answers] == ["Ack"] * 20 + ["Error"]
         await still_usable(bystander)
     finally:
         await flooder.close()
@@ -120,7 +131,7 @@ async def test_unexpected_exception_closes_only_that_connection_1011(
     bystander = await open_ready(server)
     victim = await open_ready(server)
     try:
-        await victim.send(Sync(request_id="explode"))
+        await victim.send(Sync(request_id="explode"))  # its only answer is the close
         assert await victim.wait_closed() == WSCloseCode.INTERNAL_ERROR
         await still_usable(bystander)
         late = await open_ready(server)
@@ -136,8 +147,8 @@ async def test_error_names_the_request_when_the_bad_frame_has_a_readable_id(
 ) -> None:
     client = await open_ready(server)
     try:
-        await client.send(b'{"type":"cancel","request_id":"mine","calculation_id":5}')
-        error = await client.expect(Error)
+        sent = await client.send(b'{"type":"cancel","request_id":"mine","calculation_id":5}')
+        error = await client.expect(Error, since=sent)
         assert (error.code, error.request_id) == ("bad_message", "mine")
         assert error.message == "Expected `str | null`, got `int` - at `$.calculation_id`"
     finally:
@@ -161,7 +172,7 @@ async def test_disconnect_log_names_the_code_the_server_closed_with(
     try:
         await offender.ws.send_bytes(b"\x00")
         assert await offender.wait_closed() == WSCloseCode.UNSUPPORTED_DATA
-        await asyncio.wait_for(logged.wait(), 2)
+        await asyncio.wait_for(logged.wait(), 10)
     finally:
         logging.getLogger("calc_server").removeHandler(handler)
         await offender.close()
@@ -172,13 +183,15 @@ async def test_disconnect_log_names_the_code_the_server_closed_with(
 async def test_control_characters_in_the_client_name_are_refused(server: RunningServer) -> None:
     client = await open_ready(server)
     try:
-        await client.send(b'{"type":"hello","protocol":1,"client":"evil\\u001b[2J\\nFORGED"}')
-        error = await client.expect(Error)
+        sent = await client.send(
+            b'{"type":"hello","protocol":1,"client":"evil\\u001b[2J\\nFORGED"}'
+        )
+        error = await client.expect(Error, since=sent)
         assert error.code == "bad_message"
         assert "$.client" in error.message
-        await client.send(Start(request_id="s"))
-        await client.ack("s")
-        started = await client.expect(State, lambda s: s.seq == 1)
+        sent = await client.send(Start(request_id="s"))
+        await client.ack("s", since=sent)
+        started = await client.expect(State, lambda s: s.seq == 1, since=sent)
         assert started.started_by is not None
         assert "FORGED" not in started.started_by
     finally:
@@ -191,8 +204,8 @@ async def test_huge_bad_frame_is_neither_echoed_nor_logged_in_full(
     caplog.set_level(logging.INFO, logger="calc_server")
     client = await open_ready(server)
     try:
-        await client.send(b'{"type":"' + b"x" * 60000 + b'"}')
-        error = await client.expect(Error)
+        sent = await client.send(b'{"type":"' + b"x" * 60000 + b'"}')
+        error = await client.expect(Error, since=sent)
         assert error.code == "bad_message"
         assert len(error.message) <= 200
         await still_usable(client)

@@ -8,12 +8,14 @@ import socket
 import pytest
 
 import calc_server.service
-from calc_server.hub import Hub
+from calc_server.hub import Hub, Peer
 from calc_server.keys import HUB, SERVICE
 from calc_server.runner import RunningServer
 from protocol import Phase, Presence, Start, State, encode
-from tests.conftest import ServerFactory
+from tests.conftest import ServerFactory, both_presence_delays
+from tests.looplag import LoopLag
 from tests.rawsocket import SilentPeer
+from tests.stuck import hub_peer, push_behind
 from tests.wsclient import RawClient
 
 
@@ -21,13 +23,23 @@ async def open_ready(server: RunningServer) -> RawClient:
     return await RawClient.open_ready(server.url)
 
 
+async def run_to_success(clients: list[RawClient]) -> None:
+    """Start a calculation from the first client; wait until every client has its SUCCESS."""
+    marks = [c.mark() for c in clients]
+    await clients[0].send(Start(request_id="go"))
+    await asyncio.gather(
+        *(
+            c.expect(State, lambda s: s.state is Phase.SUCCESS, since=mark)
+            for c, mark in zip(clients, marks, strict=True)
+        )
+    )
+
+
+@both_presence_delays
 async def test_twenty_clients_see_identical_sequence(server: RunningServer) -> None:
     clients = [await open_ready(server) for _ in range(20)]
     try:
-        await clients[0].send(Start(request_id="go"))
-        await asyncio.gather(
-            *(c.expect(State, lambda s: s.state is Phase.SUCCESS) for c in clients)
-        )
+        await run_to_success(clients)
         sequences = [[(s.seq, s.state) for s in c.states() if s.seq > 0] for c in clients]
         assert sequences[0] == [
             (1, Phase.STARTING),
@@ -53,49 +65,42 @@ async def test_each_state_change_is_encoded_once_whatever_the_client_count(
     monkeypatch.setattr(calc_server.service, "encode", counting_encode)
     clients = [await open_ready(server) for _ in range(10)]
     try:
-        await clients[0].send(Start(request_id="go"))
-        await asyncio.gather(
-            *(c.expect(State, lambda s: s.state is Phase.SUCCESS) for c in clients)
-        )
+        await run_to_success(clients)
         assert len(encoded) == 4  # STARTING, IN_PROGRESS, ALMOST_DONE, SUCCESS
         assert server.app[HUB].metrics.encodes == 4
     finally:
         await asyncio.gather(*(c.close() for c in clients))
 
 
+@both_presence_delays
 async def test_presence_counts_connects_and_leaves(server: RunningServer) -> None:
     watcher = await open_ready(server)
     try:
+        before = watcher.mark()
         others = [await open_ready(server) for _ in range(3)]
-        await watcher.expect(Presence, lambda p: p.clients == 4)
+        await watcher.expect(Presence, lambda p: p.clients == 4, since=before)
+        leaving = watcher.mark()
         await asyncio.gather(*(c.close() for c in others))
-        await watcher.expect(Presence, lambda p: p.clients == 1)
+        await watcher.expect(Presence, lambda p: p.clients == 1, since=leaving)
+        assert len(server.app[HUB]) == 1
     finally:
         await watcher.close()
 
 
-async def stall(server: RunningServer) -> tuple[SilentPeer, Hub]:
-    """A peer that never reads, pushed past the send limit by real state changes.
-
-    The server's kernel send buffer for that one socket is shrunk, as on a slow link, so
-    the bytes pile up in the transport after a few hundred messages instead of megabytes.
-    """
+async def open_silent(server: RunningServer, watcher: RawClient) -> tuple[SilentPeer, Peer]:
+    """A never-reading peer and its ``Peer`` in the hub, once ``watcher`` is told it joined."""
+    before = watcher.mark()
+    clients = len(server.app[HUB]) + 1
     silent = await SilentPeer.open(server.host, server.port)
-    hub, service = server.app[HUB], server.app[SERVICE]
-    local = silent.writer.get_extra_info("sockname")
-    async with asyncio.timeout(2):
-        # the handler registers the peer just after the 101 goes out; no event marks it
-        while not [p for p in hub.peers if p.remote == f"{local[0]}:{local[1]}"]:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-    [peer] = [p for p in hub.peers if p.remote == f"{local[0]}:{local[1]}"]
-    peer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    for i in range(2000):  # bounded: far more than the kernel buffers hold at 4 KiB
-        service.start(f"load{i}")
-        service.cancel(f"load{i}", None)
-        if any(p.behind_since is not None for p in hub.peers):
-            break
-        await asyncio.sleep(0)  # let the kernel move bytes, as a real loop would
-    return silent, hub
+    await watcher.expect(Presence, lambda p: p.clients == clients, since=before)
+    return silent, hub_peer(server, silent)
+
+
+async def stall(server: RunningServer, watcher: RawClient) -> tuple[SilentPeer, Hub]:
+    """A peer that never reads, pushed past the send limit by real state changes."""
+    silent, peer = await open_silent(server, watcher)
+    await push_behind(server, peer)
+    return silent, server.app[HUB]
 
 
 async def test_never_reading_client_is_skipped_without_delaying_others(
@@ -104,44 +109,54 @@ async def test_never_reading_client_is_skipped_without_delaying_others(
     server = await server_factory(send_buffer_limit=16 * 1024, behind_timeout=30.0)
     reader = await open_ready(server)
     try:
-        silent, hub = await stall(server)
+        changes = reader.mark()
+        silent, hub = await stall(server, reader)
         behind = [p for p in hub.peers if p.behind_since is not None]
         assert len(behind) == 1
-        buffered = behind[0].transport.get_write_buffer_size()
         last = server.app[SERVICE].snapshot().seq
         # the reading client got every change, in order, while the other one was stuck
-        await reader.expect(State, lambda s: s.seq == last, timeout=5)
+        await reader.expect(State, lambda s: s.seq == last, since=changes)
         seqs = [s.seq for s in reader.states()]
         assert seqs == list(range(seqs[0], last + 1))
-        # more changes: the stalled peer's buffer no longer grows
+        # more changes, with no await in between: the stalled peer's buffer does not grow
         service = server.app[SERVICE]
+        buffered = behind[0].transport.get_write_buffer_size()
         for i in range(50):
             service.start(f"more{i}")
             service.cancel(f"more{i}", None)
         assert behind[0].transport.get_write_buffer_size() == buffered
-        await reader.expect(State, lambda s: s.seq == service.snapshot().seq, timeout=5)
+        await reader.expect(State, lambda s: s.seq == service.snapshot().seq, since=changes)
         # once it reads again it catches up with the latest snapshot
         final = encode(service.snapshot())
-        data = await silent.drain_all(until=final, timeout=5)
+        data = await silent.drain_all(until=final, timeout=10)
         assert final in data
         silent.close()
     finally:
         await reader.close()
 
 
+@both_presence_delays
 async def test_peer_that_never_drains_is_cut_off(server_factory: ServerFactory) -> None:
-    server = await server_factory(send_buffer_limit=16 * 1024, behind_timeout=0.3)
+    behind_timeout = 0.3
+    server = await server_factory(send_buffer_limit=16 * 1024, behind_timeout=behind_timeout)
     watcher = await open_ready(server)
     try:
-        silent, hub = await stall(server)
-        assert any(p.behind_since is not None for p in hub.peers)
-        await watcher.expect(Presence, lambda p: p.clients == 1, timeout=3)
+        silent, hub = await stall(server, watcher)
+        [peer] = [p for p in hub.peers if p.behind_since is not None]
+        behind_since = peer.behind_since
+        assert behind_since is not None
+        gone = watcher.mark()
+        left = await watcher.expect(Presence, lambda p: p.clients == 1, since=gone)
         assert len(hub) == 1
+        assert hub.metrics.peers_cut_off == 1
+        # never before its time (the presence follows the cut-off)
+        assert watcher.arrival(left) - behind_since >= behind_timeout
         silent.close()
     finally:
         await watcher.close()
 
 
+@both_presence_delays
 async def test_heartbeat_drops_silent_peer_within_two_intervals(
     server_factory: ServerFactory,
 ) -> None:
@@ -149,11 +164,15 @@ async def test_heartbeat_drops_silent_peer_within_two_intervals(
     server = await server_factory(heartbeat=heartbeat)
     watcher = await open_ready(server)  # aiohttp answers pings for this one
     try:
-        silent = await SilentPeer.open(server.host, server.port)
-        await watcher.expect(Presence, lambda p: p.clients == 2)
-        dropped_from = asyncio.get_running_loop().time()
-        await watcher.expect(Presence, lambda p: p.clients == 1, timeout=2 * heartbeat + 0.5)
-        assert asyncio.get_running_loop().time() - dropped_from <= 2 * heartbeat + 0.1
+        async with LoopLag() as lag:
+            silent, _ = await open_silent(server, watcher)
+            joined = asyncio.get_running_loop().time()
+            dropped = await watcher.expect(Presence, lambda p: p.clients == 1, since=watcher.mark())
+        # a ping at most one interval after the last frame, then one interval for the pong;
+        # each of the two timers, and the presence, may run as late as the loop did
+        silence = watcher.arrival(dropped) - joined
+        early, late = heartbeat - lag.allowance(), 2 * heartbeat + lag.allowance(stalls=3)
+        assert early <= silence <= late, (silence, lag.worst)
         assert len(server.app[HUB]) == 1
         silent.close()
     finally:
@@ -166,18 +185,16 @@ async def test_peer_that_asks_but_never_reads_is_cut_off_too(server_factory: Ser
     )
     watcher = await open_ready(server)
     try:
-        asker = await SilentPeer.open(server.host, server.port)
-        await watcher.expect(Presence, lambda p: p.clients == 2)
+        asker, peer = await open_silent(server, watcher)
         hub = server.app[HUB]
-        local = asker.writer.get_extra_info("sockname")
-        [peer] = [p for p in hub.peers if p.remote == f"{local[0]}:{local[1]}"]
         sock = peer.transport.get_extra_info("socket")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        gone = watcher.mark()
         for i in range(600):  # bounded; its replies pile up since it never reads them
             asker.send_text(b'{"type":"sync","request_id":"s%d"}' % i)
             await asker.writer.drain()
             await asyncio.sleep(0)  # let the server answer each one, as a live peer's would be
-        await watcher.expect(Presence, lambda p: p.clients == 1, timeout=3)
+        await watcher.expect(Presence, lambda p: p.clients == 1, since=gone)
         assert hub.metrics.peers_cut_off == 1
         assert hub.metrics.peers_skipped > 0  # replies dropped while it was behind
         asker.close()

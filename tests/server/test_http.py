@@ -10,16 +10,19 @@ import pytest
 from calc_server.runner import RunningServer
 from protocol import Error, Phase, Start, State, Welcome
 from protocol.schema import render
-from tests.conftest import ServerFactory
+from tests.conftest import LONG_STAGE, ServerFactory
 from tests.wsclient import RawClient
 
 
-async def test_healthz_reports_status_epoch_clients_and_state(server: RunningServer) -> None:
+async def test_healthz_reports_status_epoch_clients_and_state(
+    server_factory: ServerFactory,
+) -> None:
+    server = await server_factory(stage_seconds=LONG_STAGE)
     client = await RawClient.open(server.url)
     try:
-        welcome = await client.expect(Welcome)
-        await client.send(Start(request_id="go"))
-        await client.expect(State, lambda s: s.state is Phase.STARTING)
+        welcome = await client.expect(Welcome, since=0)
+        sent = await client.send(Start(request_id="go"))
+        await client.expect(State, lambda s: s.state is Phase.STARTING, since=sent)
         async with (
             aiohttp.ClientSession() as http,
             http.get(f"{server.http_url}/healthz") as response,
@@ -29,7 +32,7 @@ async def test_healthz_reports_status_epoch_clients_and_state(server: RunningSer
         assert body["status"] == "ok"
         assert body["epoch"] == welcome.epoch
         assert body["clients"] == 1
-        assert body["state"] in ("STARTING", "IN_PROGRESS")
+        assert body["state"] == "STARTING"
         assert isinstance(body["version"], str)
     finally:
         await client.close()
@@ -59,10 +62,10 @@ async def test_no_http_state_management(server: RunningServer, method: str, path
 async def test_metrics_count_changes_encodes_and_clients(server: RunningServer) -> None:
     client = await RawClient.open(server.url)
     try:
-        await client.send(Start(request_id="go"))
-        await client.expect(State, lambda s: s.state is Phase.SUCCESS)
-        await client.send(b"junk")
-        await client.expect(Error)
+        sent = await client.send(Start(request_id="go"))
+        await client.expect(State, lambda s: s.state is Phase.SUCCESS, since=sent)
+        sent = await client.send(b"junk")
+        await client.expect(Error, since=sent)
         async with (
             aiohttp.ClientSession() as http,
             http.get(f"{server.http_url}/metrics") as response,

@@ -14,9 +14,16 @@ from aiohttp import WSCloseCode
 
 from calc_local.tokenfile import read_token
 from protocol import Error, Phase, Start, State, Welcome
+from tests.looplag import LoopLag
 from tests.wsclient import RawClient
 
 CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
+
+SHUTDOWN_PROMISE = 2.0
+"""Seconds from SIGTERM or SIGINT to the exit, as the README says."""
+SHUTDOWN_STEPS = 20
+"""Times the server process may have to wait for the CPU while it shuts down: the signal,
+the cancel and its broadcast, a close handshake per client, the runner's clean-up, exit."""
 
 
 class ServerProcess:
@@ -39,7 +46,7 @@ class ServerProcess:
             stderr=asyncio.subprocess.PIPE,
         )
         assert proc.stderr is not None
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(60):  # a busy machine starts Python slowly
             while True:
                 line = (await proc.stderr.readline()).decode()
                 if not line:
@@ -65,23 +72,26 @@ async def process() -> AsyncIterator[ServerProcess]:
 async def test_signal_cancels_running_calculation_then_closes_1001_and_exits_0(
     process: ServerProcess, sig: signal.Signals
 ) -> None:
-    a = await RawClient.open(process.url, headers=process.headers)
-    b = await RawClient.open(process.url, headers=process.headers)
+    a = await RawClient.open_ready(process.url, headers=process.headers)
+    b = await RawClient.open_ready(process.url, headers=process.headers)
     try:
-        for client in (a, b):
-            await client.expect(Welcome)
+        started = b.mark()
         await a.send(Start(request_id="go"))
-        await b.expect(State, lambda s: s.state is Phase.STARTING)
+        await b.expect(State, lambda s: s.state is Phase.STARTING, since=started)
         loop = asyncio.get_running_loop()
-        signaled = loop.time()
-        process.proc.send_signal(sig)
-        for client in (a, b):
-            final = await client.expect(State, lambda s: s.state.terminal)
-            assert (final.state, final.ended_by) == (Phase.CANCELED, "server shutdown")
-            assert await client.wait_closed() == WSCloseCode.GOING_AWAY
-        async with asyncio.timeout(2):
+        marks = [a.mark(), b.mark()]
+        async with LoopLag() as lag:
+            signaled = loop.time()
+            process.proc.send_signal(sig)
+            for client, mark in zip((a, b), marks, strict=True):
+                final = await client.expect(State, lambda s: s.state.terminal, since=mark)
+                assert (final.state, final.ended_by) == (Phase.CANCELED, "server shutdown")
+                assert await client.wait_closed() == WSCloseCode.GOING_AWAY
             assert await process.proc.wait() == 0
-        assert loop.time() - signaled < 2.0
+            took = loop.time() - signaled
+        # the promise is 2 s; on a busy machine the server process waits for the CPU as
+        # often as this one does, at each of the steps of its shutdown
+        assert took < SHUTDOWN_PROMISE + lag.allowance(stalls=SHUTDOWN_STEPS), (took, lag.worst)
         log = await process.log()
         assert "shutting down" in log
         assert "Traceback" not in log
@@ -93,18 +103,18 @@ async def test_signal_cancels_running_calculation_then_closes_1001_and_exits_0(
 async def test_log_has_one_line_per_event_and_never_a_huge_body(process: ServerProcess) -> None:
     client = await RawClient.open(process.url, headers=process.headers)
     try:
-        await client.expect(Welcome)
+        await client.expect(Welcome, since=0)
         await client.send(b'{"type":"hello","protocol":1,"client":"logcheck"}')
-        await client.send(Start(request_id="go"))
-        await client.expect(State, lambda s: s.state is Phase.STARTING)
-        await client.send(Start(request_id="again"))
-        await client.ack("again")
-        await client.send(b'{"type":"start","request_id":"' + b"A" * 60000 + b'"}')
-        assert (await client.expect(Error)).code == "bad_message"
+        sent = await client.send(Start(request_id="go"))
+        await client.expect(State, lambda s: s.state is Phase.STARTING, since=sent)
+        sent = await client.send(Start(request_id="again"))
+        await client.ack("again", since=sent)
+        sent = await client.send(b'{"type":"start","request_id":"' + b"A" * 60000 + b'"}')
+        assert (await client.expect(Error, since=sent)).code == "bad_message"
     finally:
         await client.close()
     process.proc.send_signal(signal.SIGTERM)
-    async with asyncio.timeout(3):
+    async with asyncio.timeout(10):
         await process.proc.wait()
     log = await process.log()
     assert re.search(r"connect c\d+ from 127\.0\.0\.1:\d+, 1 connected", log)

@@ -10,13 +10,13 @@ from tests.wsclient import RawClient
 async def test_welcome_then_state_then_full_run(server: RunningServer) -> None:
     client = await RawClient.open(server.url)
     try:
-        welcome = await client.expect(Welcome)
+        welcome = await client.expect(Welcome, since=0)
         assert welcome.protocol == 1
-        first = await client.expect(State)
+        first = await client.expect(State, since=0)
         assert first.state is Phase.IDLE
-        await client.send(Start(request_id="r1"))
-        assert (await client.ack("r1")).accepted
-        await client.expect(State, lambda s: s.state is Phase.SUCCESS)
+        sent = await client.send(Start(request_id="r1"))
+        assert (await client.ack("r1", since=sent)).accepted
+        await client.expect(State, lambda s: s.state is Phase.SUCCESS, since=sent)
         assert [s.state for s in client.states()] == [
             Phase.IDLE,
             Phase.STARTING,

@@ -63,12 +63,12 @@ async def churn(server: ServerProcess, churners: int, waves: int, stayers: int) 
 
     async def keep_calculating() -> None:
         nonlocal calculations
-        await driver.expect(Welcome)
+        await driver.expect(Welcome, since=0)
         while not stop.is_set():
-            await driver.send(Start(request_id=f"go{calculations}"))
-            assert (await driver.ack(f"go{calculations}")).accepted
+            sent = await driver.send(Start(request_id=f"go{calculations}"))
+            assert (await driver.ack(f"go{calculations}", since=sent)).accepted
             calculations += 1
-            await driver.expect(State, lambda s: s.state.terminal, timeout=30)
+            await driver.expect(State, lambda s: s.state.terminal, since=sent, timeout=30)
 
     async with new_session() as session:
         stay = await open_many(session, server.url, stayers)
@@ -119,21 +119,21 @@ async def fanout(server: ServerProcess, clients: int, calculations: int) -> bool
     """``clients`` through ``calculations`` calculations (every other one canceled)."""
     began = time.perf_counter()
     driver = await RawClient.open(server.url)
-    await driver.expect(Welcome)
-    if (await driver.expect(State)).state.running:  # the churn's last calculation
-        await driver.expect(State, lambda s: s.state.terminal, timeout=30)
+    await driver.expect(Welcome, since=0)
+    if (await driver.expect(State, since=0)).state.running:  # the churn's last calculation
+        await driver.expect(State, lambda s: s.state.terminal, since=0, timeout=30)
     async with new_session() as session:
         watchers = await open_many(session, server.url, clients)
         connected = time.perf_counter()
         for n in range(calculations):
-            await driver.send(Start(request_id=f"s{n}"))
-            assert (await driver.ack(f"s{n}")).accepted
+            sent = await driver.send(Start(request_id=f"s{n}"))
+            assert (await driver.ack(f"s{n}", since=sent)).accepted
             if n % 2:
                 stage = Phase.IN_PROGRESS if n % 4 == 1 else Phase.STARTING
-                await driver.expect(State, lambda s, p=stage: s.state is p, timeout=30)
-                await driver.send(Cancel(request_id=f"c{n}"))
-                await driver.ack(f"c{n}")
-            final = await driver.expect(State, lambda s: s.state.terminal, timeout=60)
+                await driver.expect(State, lambda s, p=stage: s.state is p, since=sent, timeout=30)
+                asked = await driver.send(Cancel(request_id=f"c{n}"))
+                await driver.ack(f"c{n}", since=asked)
+            final = await driver.expect(State, lambda s: s.state.terminal, since=sent, timeout=60)
             await asyncio.gather(*(w.until_seq(final.seq, timeout=60) for w in watchers))
         finished = time.perf_counter()
         await close_all(watchers)

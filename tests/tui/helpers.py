@@ -1,11 +1,14 @@
-"""Helpers for calc-tui tests: waiting on conditions, fixed server messages, captured toasts."""
+"""Helpers for calc-tui tests: waiting on the app's messages, fixed server messages, toasts."""
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from textual.app import App
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
@@ -20,6 +23,8 @@ FAST_BACKOFF = Backoff(base=0.05, cap=0.2)
 """Reconnect quickly in tests."""
 URL = "ws://127.0.0.1:8765/ws"
 """The URL fed apps show in their header."""
+FROZEN_TOAST_SECONDS = 3600.0
+"""How long fed apps show a notification that gives no timeout of its own."""
 
 
 def live_app(url: str, name: str | None = None) -> CalcApp:
@@ -28,8 +33,14 @@ def live_app(url: str, name: str | None = None) -> CalcApp:
 
 
 def fed_app(clock: Callable[[], float] = lambda: 1000.0) -> CalcApp:
-    """The same app without a network worker, frozen in time; tests post it messages."""
-    return make_app(URL, connect=False, clock=clock, wall_clock=lambda: "12:00:00", animate=False)
+    """The same app without a network worker, frozen in time; tests post it messages.
+
+    Its toasts stay until the test ends: on a busy machine a snapshot may be taken more than
+    the usual five seconds after the notification.
+    """
+    app = make_app(URL, connect=False, clock=clock, wall_clock=lambda: "12:00:00", animate=False)
+    app.NOTIFICATION_TIMEOUT = FROZEN_TOAST_SECONDS
+    return app
 
 
 def received(message: ServerMessage) -> ConnectionReported:
@@ -37,16 +48,59 @@ def received(message: ServerMessage) -> ConnectionReported:
     return ConnectionReported(Received(message))
 
 
+APP_STATE = ("link_status", "calc", "progress", "clients", "busy")
+"""The app's reactives: its timers change them without a message."""
+
+
+class _Waits:
+    """The conditions waited for on one app, checked whenever the app may have changed.
+
+    That is right after the app handled a message (Textual's ``message_signal``: messages from
+    the connection, key presses, notifications) and whenever its timers set one of its
+    reactives (``App.watch``), so a state the app passes through is seen even if the next
+    message replaces it at once, and nothing is sampled on a timer of the test's own.
+    """
+
+    def __init__(self, app: App[Any]) -> None:
+        self.pending: list[tuple[Callable[[], bool], asyncio.Event]] = []
+        app.message_signal.subscribe(app, self._handled, immediate=True)
+        for name in APP_STATE:
+            app.watch(app, name, self._changed, init=False)
+
+    def _handled(self, _: Message) -> None:
+        self._changed()
+
+    def _changed(self) -> None:
+        for condition, met in self.pending:
+            if condition():
+                met.set()
+
+
+_waits: weakref.WeakKeyDictionary[App[Any], _Waits] = weakref.WeakKeyDictionary()
+
+
 async def wait_for(
-    pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 5.0, what: str = ""
+    pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 10.0, what: str = ""
 ) -> None:
-    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
-        await pilot.pause(0.01)
+    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds.
+
+    ``condition`` is checked each time the app changes (see ``_Waits``); ``timeout`` only
+    bounds a failure.
+    """
+    if condition():
+        return
+    app = pilot.app
+    waits = _waits.get(app) or _waits.setdefault(app, _Waits(app))
+    entry = (condition, asyncio.Event())
+    waits.pending.append(entry)
+    try:
+        async with asyncio.timeout(timeout):
+            await entry[1].wait()
+    except TimeoutError:
+        waited = what or condition
+        raise AssertionError(f"timed out after {timeout}s waiting for {waited}") from None
+    finally:
+        waits.pending.remove(entry)
 
 
 @dataclass
@@ -99,6 +153,18 @@ def state(
         started_by=None if idle else started_by,
         ended_by=ended_by,
     )
+
+
+def shown_states(app: CalcApp) -> list[State]:
+    """Every snapshot ``app`` shows from now on, in order.
+
+    Recorded by a watcher on ``app.calc`` as each one is set, so a stage that passes before the
+    test looks (a key press waits for the app to go idle, which can take a whole stage on a
+    busy machine) is still seen. Start it before the action whose effect the test waits for.
+    """
+    shown: list[State] = []
+    app.watch(app, "calc", lambda state: shown.append(state) if state else None, init=False)
+    return shown
 
 
 def is_connected(app: CalcApp) -> bool:

@@ -44,7 +44,7 @@ async def test_serve_runs_the_app_against_an_embedded_server_in_the_same_loop() 
 
     watcher = asyncio.create_task(quit_once_connected())
     code = await asyncio.wait_for(
-        serve_and_run(make, port=0, stage_seconds=0.2, headless=True), timeout=10
+        serve_and_run(make, port=0, stage_seconds=0.2, headless=True), timeout=60
     )
     await watcher
     assert code == 0

@@ -86,15 +86,12 @@ async def serving(tmp_path: Path) -> AsyncIterator[TerminalApp]:
     app.close()
 
 
-async def connect_when_up(port: int, token: str) -> RawClient:
-    async with asyncio.timeout(10):
-        while True:
-            try:
-                return await RawClient.open_ready(
-                    f"ws://127.0.0.1:{port}/ws", headers={"Authorization": f"Bearer {token}"}
-                )
-            except OSError:
-                await asyncio.sleep(0.1)  # the app is still starting; nothing signals readiness
+async def connect_when_up(serving: TerminalApp, token: str) -> RawClient:
+    """A raw client of the embedded server, once the app shows its own client got in."""
+    await serving.shows(b"connected", timeout=60)  # a busy machine starts Textual slowly
+    return await RawClient.open_ready(
+        f"ws://127.0.0.1:{serving.port}/ws", headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
@@ -102,17 +99,16 @@ async def test_signal_shuts_the_embedded_server_down_cleanly(
     serving: TerminalApp, sig: signal.Signals, tmp_path: Path
 ) -> None:
     token = "token-from-the-environment"
-    watcher = await connect_when_up(serving.port, token)
+    watcher = await connect_when_up(serving, token)
     try:
         assert read_token(serving.port, {"CALC_TOKEN_DIR": str(tmp_path)}) == token
-        await serving.shows(b"connected")  # the app's own client got in
-        await watcher.send(Start(request_id="go"))
-        await watcher.expect(State, lambda s: s.state is Phase.STARTING)
+        sent = await watcher.send(Start(request_id="go"))
+        await watcher.expect(State, lambda s: s.state is Phase.STARTING, since=sent)
         serving.proc.send_signal(sig)
-        final = await watcher.expect(State, lambda s: s.state.terminal)
+        final = await watcher.expect(State, lambda s: s.state.terminal, since=sent)
         assert (final.state, final.ended_by) == (Phase.CANCELED, "server shutdown")
         assert await watcher.wait_closed() == WSCloseCode.GOING_AWAY
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(30):
             assert await serving.proc.wait() == 0
         assert not token_path(serving.port, {"CALC_TOKEN_DIR": str(tmp_path)}).exists()
     finally:
@@ -123,15 +119,14 @@ async def test_terminal_gone_without_a_signal_ends_the_process_cleanly(
     serving: TerminalApp, tmp_path: Path
 ) -> None:
     token = "token-from-the-environment"
-    watcher = await connect_when_up(serving.port, token)
+    watcher = await connect_when_up(serving, token)
     try:
-        await serving.shows(b"connected")
-        await watcher.send(Start(request_id="go"))  # a running calculation repaints constantly
-        await watcher.expect(State, lambda s: s.state is Phase.STARTING)
+        sent = await watcher.send(Start(request_id="go"))  # a running calculation repaints
+        await watcher.expect(State, lambda s: s.state is Phase.STARTING, since=sent)
         serving.close()  # the terminal goes away and no signal comes (as under `make run`)
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(30):
             await serving.proc.wait()
-        final = await watcher.expect(State, lambda s: s.state.terminal)
+        final = await watcher.expect(State, lambda s: s.state.terminal, since=sent)
         assert (final.state, final.ended_by) == (Phase.CANCELED, "server shutdown")
         assert await watcher.wait_closed() == WSCloseCode.GOING_AWAY
         assert not token_path(serving.port, {"CALC_TOKEN_DIR": str(tmp_path)}).exists()
