@@ -51,7 +51,7 @@ class Fanout:
 def broadcast_once(server: Proc, loadgen: Proc, result: Fanout) -> None:
     """Trigger one state change on ``server`` and time its delivery to every client."""
     clients = result.clients
-    _, seq, t0, _call, send = server.ask("BCAST")
+    _, seq, t0, _call, send, *_cpu = server.ask("BCAST")
     _, _, count, first, last = loadgen.ask(
         f"WAIT {server.name} {seq} {clients} {WAIT_SECONDS}", timeout=WAIT_SECONDS + 30
     )

@@ -12,7 +12,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from calc_server.calculation import Outcome
 from calc_server.gate import refuse_handshake
-from calc_server.hub import Hub, Peer
+from calc_server.hub import Hub, Peer, PeerWebSocket
 from calc_server.keys import EPOCH, HUB, METRICS, SERVICE, SETTINGS
 from calc_server.metrics import Metrics
 from calc_server.ratelimit import TokenBucket
@@ -168,7 +168,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     if refusal is not None:
         metrics.handshakes_refused += 1
         raise refusal
-    ws = web.WebSocketResponse(
+    ws = PeerWebSocket(
         heartbeat=settings.heartbeat,
         compress=False,
         max_msg_size=settings.max_message_bytes,
