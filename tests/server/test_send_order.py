@@ -49,6 +49,15 @@ class RawClient:
     def __init__(self, sock: socket.socket, rest: bytes) -> None:
         self.sock = sock
         self.data = bytearray(rest)
+        self.frames: list[tuple[int, bytes]] = []
+        """Every complete frame read so far (``parse``)."""
+
+    def parse(self) -> int:
+        """Move the complete frames read so far to ``frames``; how many bytes are left over."""
+        frames, left = parse_frames(self.data)
+        self.frames += frames
+        del self.data[: len(self.data) - left]
+        return left
 
     @classmethod
     async def open(cls, server: RunningServer) -> RawClient:
@@ -83,11 +92,13 @@ class RawClient:
         """Read until ``done(frames)`` holds for the frames parsed so far."""
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(TIMEOUT):
-            while not done(parse_frames(self.data)[0]):
+            self.parse()
+            while not done(self.frames):
                 chunk = await loop.sock_recv(self.sock, 65536)
                 if not chunk:
                     return
                 self.data += chunk
+                self.parse()
 
     def send_frame(self, opcode: int, payload: bytes) -> None:
         """One masked client frame (payload under 126 bytes)."""
@@ -187,9 +198,8 @@ async def replies_and_broadcasts_in_order() -> None:
         assert hub.behind == 0
         assert peer.behind_since is None
         await client.read_until(lambda frames: len(numbered(frames)) >= len(sent))
-        frames, left = parse_frames(client.data)
-        assert left == 0
-        assert numbered(frames) == sent
+        assert client.parse() == 0
+        assert numbered(client.frames) == sent
     finally:
         client.close()
         await server.stop()
@@ -211,11 +221,10 @@ async def nothing_after_close() -> None:
         await client.read_until(lambda frames: any(op == 0x8 for op, _ in frames))
         await asyncio.sleep(0.1)  # anything written after the Close would have arrived by now
         client.read_some(1 << 20)
-        frames, left = parse_frames(client.data)
-        opcodes = [op for op, _ in frames]
-        assert left == 0
+        assert client.parse() == 0
+        opcodes = [op for op, _ in client.frames]
         assert opcodes[-1] == 0x8, opcodes
-        assert int.from_bytes(frames[-1][1][:2], "big") == 1003
+        assert int.from_bytes(client.frames[-1][1][:2], "big") == 1003
     finally:
         client.close()
         await server.stop()
