@@ -2,18 +2,18 @@
 
 Runs ``calc_server.runner.start_server`` on uvloop as ``calc-server`` does, with INFO logging to
 stderr as in production. Bench-only wrappers, set on this process's hub instance and never in
-calc_server itself, timestamp every ``broadcast_state`` and time every fan-out loop (wall
-clock, and the thread's CPU time, which leaves out time the loop was preempted).
+calc_server itself, timestamp every ``broadcast_state`` and time every fan-out loop
+(``bench.looptimer``: wall clock, CPU time, involuntary context switches).
 
 Control lines:
-``BCAST``           start if idle, else cancel: ``SENT seq t0_ns call_ns fanout_ns cpu_ns``
-``START``           start a calculation: ``SENT seq t0_ns call_ns fanout_ns cpu_ns``
+``BCAST``           start if idle, else cancel: ``SENT seq t0_ns call_ns fanout_ns cpu_ns switches``
+``START``           start a calculation: ``SENT seq t0_ns call_ns fanout_ns cpu_ns switches``
 ``STAGE seconds``   set the stage duration for the next calculation
 ``TIMES first``     broadcast entry times of every seq >= first: ``TIMES seq:ns ...``
 ``GC``              garbage collections since the last ``GC``: ``GC count gen2 longest_ns``
 ``FLOOR``           the floor's own loop in this process: a state frame (seq from 10**9 up)
                     sent with ``socket.send`` to every peer's socket, as
-                    ``bench.servers.floor`` does: ``SENT seq t0_ns call_ns fanout_ns cpu_ns``
+                    ``bench.servers.floor`` does: the same ``SENT`` reply
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import sys
 import time
 
 from bench.control import raise_nofile, reply, serve_control
+from bench.looptimer import LoopTimer
 from bench.wire import sample_payload, seq_of
 from calc_server.config import Settings
 from calc_server.frames import text_frame
@@ -47,8 +48,7 @@ async def main(port: int, stage_seconds: float, heartbeat: float) -> None:
     )
     hub, service = server.app[HUB], server.app[SERVICE]
     broadcast_ns: dict[int, int] = {}
-    fanout_ns: list[int] = []
-    fanout_cpu_ns: list[int] = []
+    timer = LoopTimer()
     broadcast_state, fan_out = hub.broadcast_state, hub.broadcast
 
     def timed_broadcast(payload: bytes) -> None:
@@ -56,10 +56,9 @@ async def main(port: int, stage_seconds: float, heartbeat: float) -> None:
         broadcast_state(payload)
 
     def timed_fan_out(frame: bytes) -> None:
-        t, cpu = time.perf_counter_ns(), time.thread_time_ns()
+        timer.start()
         fan_out(frame)
-        fanout_ns.append(time.perf_counter_ns() - t)
-        fanout_cpu_ns.append(time.thread_time_ns() - cpu)
+        timer.stop()
 
     hub.broadcast_state = timed_broadcast  # type: ignore[method-assign]
     hub.broadcast = timed_fan_out  # type: ignore[method-assign]
@@ -92,8 +91,7 @@ async def main(port: int, stage_seconds: float, heartbeat: float) -> None:
         match words:
             case ["BCAST" | "START" as what]:
                 running = service.calculation.phase.running
-                fanout_ns.clear()
-                fanout_cpu_ns.clear()
+                timer.reset()
                 t0 = time.monotonic_ns()
                 if what == "START" or not running:
                     outcome = service.start(BENCH_CLIENT)
@@ -102,22 +100,22 @@ async def main(port: int, stage_seconds: float, heartbeat: float) -> None:
                 call = time.monotonic_ns() - t0
                 if not outcome.accepted:
                     return f"ERR {outcome.reason}"
-                fanout = f"{sum(fanout_ns)} {sum(fanout_cpu_ns)}"
-                return f"SENT {service.calculation.seq} {t0} {call} {fanout}"
+                return f"SENT {service.calculation.seq} {t0} {call} {timer.words()}"
             case ["FLOOR"]:
                 nonlocal floor_seq
                 floor_seq += 1
                 socks = floor_sockets()
                 t0 = time.monotonic_ns()
                 frame = text_frame(sample_payload(floor_seq))
-                t, cpu = time.perf_counter_ns(), time.thread_time_ns()
+                floor_timer = LoopTimer()
+                floor_timer.start()
                 for sock in socks:
                     try:  # noqa: SIM105 - the floor server's loop, byte for byte
                         sock.send(frame)
                     except (BlockingIOError, ConnectionError):
                         pass
-                fanout = f"{time.perf_counter_ns() - t} {time.thread_time_ns() - cpu}"
-                return f"SENT {floor_seq} {t0} {time.monotonic_ns() - t0} {fanout}"
+                floor_timer.stop()
+                return f"SENT {floor_seq} {t0} {time.monotonic_ns() - t0} {floor_timer.words()}"
             case ["STAGE", seconds]:
                 service.calculation.stage_duration = float(seconds)
                 return "OK"
