@@ -32,8 +32,8 @@ class Fanout:
     """The send loop's CPU time: its wall time minus the stretches it was preempted."""
     switches: list[int] = field(default_factory=list)
     """Involuntary context switches during the send loop (preemptions)."""
-    call_ns: list[int] = field(default_factory=list)
-    """From the decision until the server's call returned, send loop included."""
+    before_ns: list[int] = field(default_factory=list)
+    """From the decision until the send loop began."""
     incomplete: int = 0
     """Broadcasts that did not reach every client within ``WAIT_SECONDS``."""
 
@@ -63,7 +63,7 @@ class Fanout:
 def broadcast_once(server: Proc, loadgen: Proc, result: Fanout) -> None:
     """Trigger one state change on ``server`` and time its delivery to every client."""
     clients = result.clients
-    _, seq, t0, call, send, cpu, switches = server.ask("BCAST")
+    _, seq, t0, _call, send, cpu, switches, began = server.ask("BCAST")
     _, _, count, first, last = loadgen.ask(
         f"WAIT {server.name} {seq} {clients} {WAIT_SECONDS}", timeout=WAIT_SECONDS + 30
     )
@@ -74,7 +74,7 @@ def broadcast_once(server: Proc, loadgen: Proc, result: Fanout) -> None:
     result.send_ns.append(int(send))
     result.send_cpu_ns.append(int(cpu))
     result.switches.append(int(switches))
-    result.call_ns.append(int(call))
+    result.before_ns.append(int(began) - int(t0))
     time.sleep(PAUSE_SECONDS)
 
 

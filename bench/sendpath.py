@@ -26,7 +26,7 @@ PAUSE_SECONDS = 0.005
 
 
 def _send(server: Proc, loadgen: Proc, command: str, clients: int) -> tuple[int, int]:
-    _, seq, _t0, _call, fanout, cpu, _switches = server.ask(command)
+    _, seq, _t0, _call, fanout, cpu, *_ = server.ask(command)
     loadgen.ask(f"WAIT ours {seq} {clients} 10", timeout=40)
     time.sleep(PAUSE_SECONDS)
     return int(fanout), int(cpu)

@@ -2,7 +2,7 @@
 
 No WebSocket handshake and no framing work at all: the cheapest a Python send loop can be, so
 our server's send cost is judged against it. Control line: ``BCAST`` ->
-``SENT seq t0 call fanout cpu switches`` (``bench.looptimer``).
+``SENT seq t0 call fanout cpu switches began`` (``bench.looptimer``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The naive aiohttp server: stdlib ``json`` per client and ``await ws.send_json`` in a loop.
 
 aiohttp defaults (the load generator offers no compression, so none is used), on uvloop like
-ours. Control line: ``BCAST`` -> ``SENT seq t0 call fanout cpu switches``.
+ours. Control line: ``BCAST`` -> ``SENT seq t0 call fanout cpu switches began``.
 """
 
 from __future__ import annotations

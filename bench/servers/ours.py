@@ -6,8 +6,9 @@ calc_server itself, timestamp every ``broadcast_state`` and time every fan-out l
 (``bench.looptimer``: wall clock, CPU time, involuntary context switches).
 
 Control lines:
-``BCAST``           start if idle, else cancel: ``SENT seq t0_ns call_ns fanout_ns cpu_ns switches``
-``START``           start a calculation: ``SENT seq t0_ns call_ns fanout_ns cpu_ns switches``
+``BCAST``           start if idle, else cancel:
+                    ``SENT seq t0_ns call_ns fanout_ns cpu_ns switches began_ns``
+``START``           start a calculation: the same ``SENT`` reply
 ``STAGE seconds``   set the stage duration for the next calculation
 ``TIMES first``     broadcast entry times of every seq >= first: ``TIMES seq:ns ...``
 ``GC``              garbage collections since the last ``GC``: ``GC count gen2 longest_ns``

@@ -3,7 +3,7 @@
 Library defaults throughout (the load generator offers no compression, so none is used); the
 message is encoded once and handed to ``broadcast(..., text=True)``. Runs on uvloop like ours,
 so the comparison is of the libraries, not of the event loops.
-Control line: ``BCAST`` -> ``SENT seq t0 call fanout cpu switches``.
+Control line: ``BCAST`` -> ``SENT seq t0 call fanout cpu switches began``.
 """
 
 from __future__ import annotations
