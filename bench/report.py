@@ -252,10 +252,13 @@ def _tail_rows(res: Results) -> list[list[str]]:
                     SERVER_NAMES[server],
                     str(len(slow)),
                     mean(f.last_ms),
-                    mean((c - w) / 1e6 for c, w in zip(f.call_ns, f.send_ns, strict=True)),
+                    mean(ns / 1e6 for ns in f.before_ns),
                     mean(ns / 1e6 for ns in f.send_cpu_ns),
                     mean((w - c) / 1e6 for w, c in zip(f.send_ns, f.send_cpu_ns, strict=True)),
-                    mean(last - c / 1e6 for last, c in zip(f.last_ms, f.call_ns, strict=True)),
+                    mean(
+                        last - (b + w) / 1e6
+                        for last, b, w in zip(f.last_ms, f.before_ns, f.send_ns, strict=True)
+                    ),
                     f"{sum(1 for x in f.switches if x)} of {f.broadcasts}",
                 ]
             )
