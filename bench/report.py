@@ -14,6 +14,13 @@ from bench.stats import fmt, percentile, ratio
 from bench.suite import SERVERS, Run
 from bench.tui import WINDOW_SECONDS, Tui
 
+SEND_COST_MAX = 1.15
+"""Our send loop's cost per client, at most this many times the floor's (issue 14)."""
+SEND_COST_SIZES = (1000, 5000, 10000)
+"""The N the send-cost target is judged at (at 100 a loop is too short to time steadily)."""
+SLOWEST_SHARE = 0.05
+"""The share of broadcasts, slowest to their last client, that the tail table takes apart."""
+
 GROWTH_TOLERANCE_KIB = 64
 """RSS growth up to 16 pages counts as none: the allocator's noise, not a leak."""
 
@@ -89,13 +96,15 @@ def targets(res: Results) -> list[tuple[str, str, str, bool | None]]:
     for n in res.sizes:
         mine, floor = res.run("ours", n), res.run("floor", n)
         if mine and floor:
-            sends.append((n, mine.fanout.send_us_per_client() / floor.fanout.send_us_per_client()))
+            floor_us = floor.fanout.send_us_per_client()
+            sends.append((n, mine.fanout.send_us_per_client() / floor_us, floor_us))
+    judged = [r for n, r, _ in sends if n in SEND_COST_SIZES]
     out.append(
         (
-            "send cost per client vs the raw-socket floor",
-            "<= 1.3x at every N",
-            ", ".join(f"{n:,}: {r:.2f}x" for n, r in sends) or "—",
-            all(r <= 1.3 for _, r in sends) if sends else None,
+            "send cost per client vs the raw-socket floor (floor's own µs/client in brackets)",
+            f"<= {SEND_COST_MAX:g}x at N = " + ", ".join(f"{n:,}" for n in SEND_COST_SIZES),
+            ", ".join(f"{n:,}: {r:.2f}x ({f:.2f} µs)" for n, r, f in sends) or "—",
+            all(r <= SEND_COST_MAX for r in judged) if judged else None,
         )
     )
     versus = []
@@ -235,6 +244,51 @@ def _fanout_rows(res: Results) -> list[list[str]]:
     return rows
 
 
+def _tail_rows(res: Results) -> list[list[str]]:
+    rows = []
+    for n in res.sizes:
+        for server in SERVERS:
+            run = res.run(server, n)
+            if run is None or not run.fanout.send_cpu_ns:
+                continue
+            f = run.fanout
+            slow = f.slowest(SLOWEST_SHARE)
+
+            def mean(values: Iterable[float], slow: list[int] = slow) -> str:
+                picked = list(values)
+                return fmt(sum(picked[i] for i in slow) / len(slow), 2)
+
+            rows.append(
+                [
+                    f"{n:,}",
+                    SERVER_NAMES[server],
+                    str(len(slow)),
+                    mean(f.last_ms),
+                    mean(ns / 1e6 for ns in f.before_ns),
+                    mean(ns / 1e6 for ns in f.send_cpu_ns),
+                    mean((w - c) / 1e6 for w, c in zip(f.send_ns, f.send_cpu_ns, strict=True)),
+                    mean(
+                        last - (b + w) / 1e6
+                        for last, b, w in zip(f.last_ms, f.before_ns, f.send_ns, strict=True)
+                    ),
+                    f"{sum(1 for x in f.switches if x)} of {f.broadcasts}",
+                ]
+            )
+    return rows
+
+
+TAIL_HEADER = [
+    "N",
+    "server",
+    "slowest",
+    "last client ms",
+    "before loop ms",
+    "loop CPU ms",
+    "loop preempted ms",
+    "after loop ms",
+    "preempted",
+]
+
 FANOUT_HEADER = [
     "N",
     "server",
@@ -289,8 +343,19 @@ def markdown(res: Results, notes: str = "") -> str:
         "(the benchmark hook calls `CalculationService.start`/`cancel`); each client "
         "timestamps its receipt on the same clock. Latency = receipt - decision.",
         "- Send cost per client: the server's own send loop timed in-process "
-        "(for ours: `Hub._fan_out`, wrapped by the bench process), divided by N; p50 over the "
-        "broadcasts.",
+        "(for ours: `Hub.broadcast`, wrapped by the bench process), divided by N; p50 over the "
+        "broadcasts. The raw-socket floor's own cost on this machine, the yardstick to compare "
+        "runs on different machines by: "
+        + (
+            ", ".join(
+                f"{r.clients:,}: {r.fanout.send_us_per_client():.2f} µs/client"
+                for r in res.runs
+                if r.server == "floor"
+            )
+            or "not measured"
+        )
+        + ". `python -m bench.sendpath` compares our loop with the floor's inside one process, "
+        "over the same sockets.",
         f"- Other load on the machine while this ran: {load.foreign_seconds:.0f} CPU-seconds "
         f"used by processes outside the benchmark over {res.seconds:.0f} s "
         f"({100 * load.foreign_seconds / max(res.seconds, 1) / 2:.0f}% of the two cores); "
@@ -322,6 +387,20 @@ def markdown(res: Results, notes: str = "") -> str:
     lines += [
         "",
         "Garbage collections in our server during its broadcasts: " + "; ".join(gcs) + ".",
+        "",
+        "## Where the slow broadcasts' time goes",
+        "",
+        f"The slowest {SLOWEST_SHARE:.0%} of each server's broadcasts (by last-client latency, "
+        "so the p99 is among them), taken apart on the shared clock: before the send loop "
+        "(deciding the change, logging), the loop's own CPU time, the time the loop sat "
+        "preempted (its wall time minus its CPU time), and after the loop until the last "
+        "client had the message (the load generator's side). 'Preempted' counts the "
+        "broadcasts, out of all, whose loop saw an involuntary context switch: another "
+        "process took the server's core.",
+        "",
+    ]
+    lines += _table(TAIL_HEADER, _tail_rows(res))
+    lines += [
         "",
         "## Stage timing (ours, 21 transitions in 7 calculations)",
         "",

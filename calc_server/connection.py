@@ -17,7 +17,7 @@ from calc_server.features import features
 from calc_server.gate import refuse_handshake
 from calc_server.history import HistoryStore
 from calc_server.history_requests import run_message
-from calc_server.hub import Hub, Peer
+from calc_server.hub import Hub, Peer, PeerWebSocket
 from calc_server.keys import HISTORY, HUB, METRICS, SERVICE, SETTINGS
 from calc_server.metrics import Metrics
 from calc_server.ratelimit import TokenBucket
@@ -201,7 +201,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     if refusal is not None:
         metrics.handshakes_refused += 1
         raise refusal
-    ws = web.WebSocketResponse(
+    ws = PeerWebSocket(
         heartbeat=settings.heartbeat,
         compress=False,
         max_msg_size=settings.max_message_bytes,

@@ -1,7 +1,8 @@
 """The floor: the same frame bytes sent with ``socket.send`` to N plain TCP sockets.
 
 No WebSocket handshake and no framing work at all: the cheapest a Python send loop can be, so
-our server's send cost is judged against it. Control line: ``BCAST`` -> ``SENT seq t0 call fanout``.
+our server's send cost is judged against it. Control line: ``BCAST`` ->
+``SENT seq t0 call fanout cpu switches began`` (``bench.looptimer``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import socket
 import time
 
 from bench.control import raise_nofile, reply, serve_control
+from bench.looptimer import LoopTimer
 from bench.wire import sample_payload
 from calc_server.frames import text_frame
 from calc_server.loop import loop_factory
@@ -47,14 +49,15 @@ async def main(port: int) -> None:
         t0 = time.monotonic_ns()
         seq += 1
         frame = text_frame(sample_payload(seq))
-        t = time.perf_counter_ns()
+        timer = LoopTimer()
+        timer.start()
         for sock in peers:
             try:  # noqa: SIM105 - try is free in 3.11; a with-block per peer is not
                 sock.send(frame)
             except (BlockingIOError, ConnectionError):
                 pass  # a full or broken peer is skipped, as our hub skips it
-        fanout = time.perf_counter_ns() - t
-        return f"SENT {seq} {t0} {time.monotonic_ns() - t0} {fanout}"
+        timer.stop()
+        return f"SENT {seq} {t0} {time.monotonic_ns() - t0} {timer.words()}"
 
     reply(f"READY {listener.getsockname()[1]}")
     try:

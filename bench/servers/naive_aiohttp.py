@@ -1,7 +1,7 @@
 """The naive aiohttp server: stdlib ``json`` per client and ``await ws.send_json`` in a loop.
 
 aiohttp defaults (the load generator offers no compression, so none is used), on uvloop like
-ours. Control line: ``BCAST`` -> ``SENT seq t0 call fanout``.
+ours. Control line: ``BCAST`` -> ``SENT seq t0 call fanout cpu switches began``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import msgspec
 from aiohttp import web
 
 from bench.control import raise_nofile, reply, serve_control
+from bench.looptimer import LoopTimer
 from bench.wire import sample_state
 from calc_server.loop import loop_factory
 
@@ -53,11 +54,12 @@ async def main(port: int) -> None:
         t0 = time.monotonic_ns()
         seq += 1
         state = msgspec.to_builtins(sample_state(seq))
-        t = time.perf_counter_ns()
+        timer = LoopTimer()
+        timer.start()
         for ws in list(clients):
             await ws.send_json(state)
-        fanout = time.perf_counter_ns() - t
-        return f"SENT {seq} {t0} {time.monotonic_ns() - t0} {fanout}"
+        timer.stop()
+        return f"SENT {seq} {t0} {time.monotonic_ns() - t0} {timer.words()}"
 
     reply(f"READY {runner.addresses[0][1]}")
     try:

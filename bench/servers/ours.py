@@ -2,14 +2,19 @@
 
 Runs ``calc_server.runner.start_server`` on uvloop as ``calc-server`` does, with INFO logging to
 stderr as in production. Bench-only wrappers, set on this process's hub instance and never in
-calc_server itself, timestamp every ``broadcast_state`` and time every fan-out loop.
+calc_server itself, timestamp every ``broadcast_state`` and time every fan-out loop
+(``bench.looptimer``: wall clock, CPU time, involuntary context switches).
 
 Control lines:
-``BCAST``           start if idle, else cancel: ``SENT seq t0_ns call_ns fanout_ns``
-``START``           start a calculation: ``SENT seq t0_ns call_ns fanout_ns``
+``BCAST``           start if idle, else cancel:
+                    ``SENT seq t0_ns call_ns fanout_ns cpu_ns switches began_ns``
+``START``           start a calculation: the same ``SENT`` reply
 ``STAGE seconds``   set the stage duration for the next calculation
 ``TIMES first``     broadcast entry times of every seq >= first: ``TIMES seq:ns ...``
 ``GC``              garbage collections since the last ``GC``: ``GC count gen2 longest_ns``
+``FLOOR``           the floor's own loop in this process: a state frame (seq from 10**9 up)
+                    sent with ``socket.send`` to every peer's socket, as
+                    ``bench.servers.floor`` does: the same ``SENT`` reply
 """
 
 from __future__ import annotations
@@ -18,18 +23,23 @@ import argparse
 import asyncio
 import gc
 import logging
+import socket
 import sys
 import time
 from pathlib import Path
 
 from bench.control import raise_nofile, reply, serve_control
-from bench.wire import seq_of
+from bench.looptimer import LoopTimer
+from bench.wire import sample_payload, seq_of
 from calc_server.config import Settings
+from calc_server.frames import text_frame
 from calc_server.keys import HUB, SERVICE
 from calc_server.loop import loop_factory
 from calc_server.runner import start_server
 
 BENCH_CLIENT = "bench"
+FLOOR_SEQ = 10**9
+"""``FLOOR`` frames carry seqs from here up, never one of the calculation's."""
 
 
 async def main(
@@ -48,20 +58,20 @@ async def main(
     )
     hub, service = server.app[HUB], server.app[SERVICE]
     broadcast_ns: dict[int, int] = {}
-    fanout_ns: list[int] = []
-    broadcast_state, fan_out = hub.broadcast_state, hub._fan_out
+    timer = LoopTimer()
+    broadcast_state, fan_out = hub.broadcast_state, hub.broadcast
 
     def timed_broadcast(payload: bytes) -> None:
         broadcast_ns[seq_of(payload)] = time.monotonic_ns()
         broadcast_state(payload)
 
     def timed_fan_out(frame: bytes) -> None:
-        t = time.perf_counter_ns()
+        timer.start()
         fan_out(frame)
-        fanout_ns.append(time.perf_counter_ns() - t)
+        timer.stop()
 
     hub.broadcast_state = timed_broadcast  # type: ignore[method-assign]
-    hub._fan_out = timed_fan_out  # type: ignore[method-assign]
+    hub.broadcast = timed_fan_out  # type: ignore[method-assign]
 
     collections: list[tuple[int, int]] = []
     collecting = [0]
@@ -73,12 +83,25 @@ async def main(
             collections.append((info["generation"], time.perf_counter_ns() - collecting[0]))
 
     gc.callbacks.append(on_gc)
+    floor_seq = FLOOR_SEQ
+    floor_socks: list[socket.socket] = []
+
+    def floor_sockets() -> list[socket.socket]:
+        """The peers' sockets as plain socket objects, for the floor's loop (detached at exit)."""
+        if len(floor_socks) != len(hub):
+            for sock in floor_socks:
+                sock.detach()  # the fd stays the transport's
+            floor_socks[:] = [
+                socket.socket(fileno=peer.transport.get_extra_info("socket").fileno())
+                for peer in hub.peers
+            ]
+        return floor_socks
 
     async def handle(words: list[str]) -> str:
         match words:
             case ["BCAST" | "START" as what]:
                 running = service.calculation.phase.running
-                fanout_ns.clear()
+                timer.reset()
                 t0 = time.monotonic_ns()
                 if what == "START" or not running:
                     outcome = service.start(BENCH_CLIENT)
@@ -87,7 +110,22 @@ async def main(
                 call = time.monotonic_ns() - t0
                 if not outcome.accepted:
                     return f"ERR {outcome.reason}"
-                return f"SENT {service.calculation.seq} {t0} {call} {sum(fanout_ns)}"
+                return f"SENT {service.calculation.seq} {t0} {call} {timer.words()}"
+            case ["FLOOR"]:
+                nonlocal floor_seq
+                floor_seq += 1
+                socks = floor_sockets()
+                t0 = time.monotonic_ns()
+                frame = text_frame(sample_payload(floor_seq))
+                floor_timer = LoopTimer()
+                floor_timer.start()
+                for sock in socks:
+                    try:  # noqa: SIM105 - the floor server's loop, byte for byte
+                        sock.send(frame)
+                    except (BlockingIOError, ConnectionError):
+                        pass
+                floor_timer.stop()
+                return f"SENT {floor_seq} {t0} {time.monotonic_ns() - t0} {floor_timer.words()}"
             case ["STAGE", seconds]:
                 service.calculation.stage_duration = float(seconds)
                 return "OK"
@@ -107,6 +145,8 @@ async def main(
     try:
         await serve_control(handle)
     finally:
+        for sock in floor_socks:
+            sock.detach()
         await server.stop()
 
 

@@ -3,7 +3,7 @@
 Library defaults throughout (the load generator offers no compression, so none is used); the
 message is encoded once and handed to ``broadcast(..., text=True)``. Runs on uvloop like ours,
 so the comparison is of the libraries, not of the event loops.
-Control line: ``BCAST`` -> ``SENT seq t0 call fanout``.
+Control line: ``BCAST`` -> ``SENT seq t0 call fanout cpu switches began``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
 from bench.control import raise_nofile, reply, serve_control
+from bench.looptimer import LoopTimer
 from bench.wire import sample_payload
 from calc_server.loop import loop_factory
 
@@ -40,10 +41,11 @@ async def main(port: int) -> None:
         t0 = time.monotonic_ns()
         seq += 1
         payload = sample_payload(seq)
-        t = time.perf_counter_ns()
+        timer = LoopTimer()
+        timer.start()
         broadcast(clients, payload, text=True)
-        fanout = time.perf_counter_ns() - t
-        return f"SENT {seq} {t0} {time.monotonic_ns() - t0} {fanout}"
+        timer.stop()
+        return f"SENT {seq} {t0} {time.monotonic_ns() - t0} {timer.words()}"
 
     async with serve(handler, "127.0.0.1", port) as server:
         reply(f"READY {server.sockets[0].getsockname()[1]}")
