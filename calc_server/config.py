@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from calc_server.envflags import BadFlag, env_flag
 from protocol.tokenfile import is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+EX_USAGE = 64
+"""Exit code for a malformed environment variable (sysexits.h EX_USAGE)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +140,7 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     p.add_argument(
         "--no-auth",
         action="store_true",
-        default=env.get("CALC_NO_AUTH", "") not in ("", "0"),
+        default=env_flag(env, "CALC_NO_AUTH"),
         help="no token at all; refused unless --host is a loopback address (env CALC_NO_AUTH)",
     )
     p.add_argument(
@@ -174,8 +178,16 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
 def parse_settings(
     argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ
 ) -> Settings:
-    """Build Settings from flags, falling back to the environment, then to the defaults."""
-    ns = parser(env).parse_args(argv)
+    """Build Settings from flags, falling back to the environment, then to the defaults.
+
+    A malformed boolean environment variable exits 64 (EX_USAGE) with one line on stderr.
+    """
+    try:
+        p = parser(env)
+    except BadFlag as exc:
+        sys.stderr.write(f"calc-server: error: {exc}\n")
+        raise SystemExit(EX_USAGE) from None
+    ns = p.parse_args(argv)
     return Settings(
         host=ns.host,
         port=ns.port,
