@@ -1,4 +1,4 @@
-"""``calc-server`` / ``python -m calc_server``: run the server until SIGINT or SIGTERM."""
+"""``calc-server`` / ``python -m calc_server``: run the server until SIGINT, SIGTERM or SIGHUP."""
 
 from __future__ import annotations
 
@@ -45,10 +45,13 @@ def announce_token(server: RunningServer, token: str) -> None:
 
 
 async def serve(settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM, then shut down gracefully."""
+    """Serve until SIGINT, SIGTERM or SIGHUP, then shut down gracefully.
+
+    SIGHUP is what closing the terminal sends: it must not kill the server abruptly.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     generated = settings.token is None and not settings.no_auth
     if generated:
