@@ -12,6 +12,7 @@ from aiohttp import web
 
 from calc_server.app import make_app
 from calc_server.config import Settings
+from calc_server.httplog import REQUEST_LOG
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ async def start_server(settings: Settings) -> RunningServer:
         app,
         handle_signals=False,
         access_log=None,
+        logger=REQUEST_LOG,  # no traceback, no header value: a credential never reaches the log
         shutdown_timeout=settings.shutdown_timeout,
         # also bounds how long a new connection may take to send its handshake request
         keepalive_timeout=settings.handshake_timeout,
