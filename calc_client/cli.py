@@ -18,7 +18,12 @@ from urllib.parse import urlsplit
 from calc_client import cli_commands
 from calc_client.cli_commands import CommandFailed, ConnectionOptions, ExitCode, write_error
 from calc_client.link import DEFAULT_URL
-from calc_client.options import INSECURE_WARNING, add_security_options, positive_seconds
+from calc_client.options import (
+    INSECURE_WARNING,
+    add_security_options,
+    env_token_problem,
+    positive_seconds,
+)
 from calc_client.security import client_ssl
 
 DEFAULT_TIMEOUT = 5.0
@@ -167,7 +172,10 @@ def _silence_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``calc`` and return its exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.token is None and (problem := env_token_problem(os.environ)):
+        parser.error(problem)  # exit 64, one line: the token would break the handshake
     try:
         return asyncio.run(run(args))
     except CommandFailed as exc:

@@ -25,6 +25,7 @@ from protocol import (
     encode,
     server_decoder,
 )
+from protocol.bearer import token_problem
 
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"
 """Where clients connect when neither a URL nor ``CALC_URL`` is given."""
@@ -182,6 +183,9 @@ async def connect(
     """
     if token is None:
         token = discover_token(url)
+    if token and (problem := token_problem(token)):
+        # aiohttp would raise a bare ValueError on a control character: say what is wrong
+        raise ConnectFailed(f"invalid token: {problem}", retryable=False)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     session = aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 
+from protocol.bearer import token_problem
+
 
 def positive_seconds(text: str) -> float:
     """An argparse type: a positive, finite number of seconds."""
@@ -15,6 +17,20 @@ def positive_seconds(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
     return value
+
+
+def bearer_token(text: str) -> str:
+    """An argparse type: a token that can travel in an ``Authorization: Bearer`` header."""
+    if problem := token_problem(text):
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def env_token_problem(env: Mapping[str, str]) -> str | None:
+    """Why ``CALC_TOKEN`` cannot be used, or None when it is unset, empty or fine."""
+    token = env.get("CALC_TOKEN")
+    problem = token_problem(token) if token else None
+    return f"CALC_TOKEN: {problem}" if problem else None
 
 
 INSECURE_WARNING = "--insecure: the server's TLS certificate is NOT verified"
@@ -35,6 +51,7 @@ def add_security_options(
 
     group.add_argument(
         "--token",
+        type=bearer_token,
         default=default(None),
         help="access token (default: env CALC_TOKEN, else the local server's token file "
         "when the URL is on this machine)",

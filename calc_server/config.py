@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from calc_server.envflags import BadFlag, env_flag
+from protocol.bearer import token_problem
 from protocol.tokenfile import is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
@@ -61,6 +62,8 @@ class Settings:
                 "--no-auth and a token (--token or CALC_TOKEN) contradict each other; "
                 "give one or the other"
             )
+        if self.token is not None and (problem := token_problem(self.token)):
+            raise ValueError(f"--token (or CALC_TOKEN): {problem}")
         if self.max_connections < 1:
             raise ValueError("--max-connections must be at least 1")
         for origin in self.allowed_origins:

@@ -8,7 +8,12 @@ import os
 from collections.abc import Mapping, Sequence
 
 from calc_client.link import DEFAULT_URL
-from calc_client.options import INSECURE_WARNING, add_security_options, positive_seconds
+from calc_client.options import (
+    INSECURE_WARNING,
+    add_security_options,
+    env_token_problem,
+    positive_seconds,
+)
 from calc_client.security import client_ssl
 from calc_tui.app import CalcApp, make_app
 from calc_tui.hangup import ends_on_hangup
@@ -61,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the app; with ``--serve``, next to an embedded server."""
     p = parser()
     args = p.parse_args(argv)
+    if args.token is None and (problem := env_token_problem(os.environ)):
+        p.error(problem)
     if not args.serve:
         if args.port != SERVE_PORT or args.stage_seconds != 2.0:
             p.error("--port and --stage-seconds need --serve")
