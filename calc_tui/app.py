@@ -27,7 +27,7 @@ from calc_tui.messages import (
 )
 from calc_tui.progress import IDLE, Progress, progress_at
 from calc_tui.status import STARTING_UP, Link, LinkStatus
-from calc_tui.text import describe_rejection, plain
+from calc_tui.text import describe_rejection, plain, who
 from calc_tui.widgets.connection_indicator import ConnectionIndicator
 from calc_tui.widgets.event_log import EventLog
 from calc_tui.widgets.presence import PresenceCount
@@ -342,7 +342,7 @@ class CalcApp(App[None]):
 
 def _describe_change(old: State | None, new: State) -> str | None:
     """The event-log line for a new snapshot, or None when nothing a user cares about changed."""
-    by = plain(new.started_by or "someone", 48)
+    by = who(new.started_by or "someone")
     if old is None or old.epoch != new.epoch:
         if new.state is Phase.IDLE:
             return "synced: idle"
@@ -353,7 +353,7 @@ def _describe_change(old: State | None, new: State) -> str | None:
         return None
     match new.state:
         case Phase.CANCELED:
-            return f"CANCELED by {plain(new.ended_by or 'someone', 48)}"
+            return f"CANCELED by {who(new.ended_by or 'someone')}"
         case Phase.FAILED:
             return f"FAILED: {plain(new.ended_by or 'unknown error', 60)}"
         case _:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
+from rich.cells import cell_len
+
 from calc_client.text import plain
 
-__all__ = ["describe_rejection", "plain", "seconds"]
+__all__ = ["describe_rejection", "plain", "seconds", "who"]
+
+_CLIENT_ID = re.compile(r" \((c\d{1,12})\)$")
+"""The `` (c12)`` the server appends to a client's name in ``started_by``/``ended_by``."""
 
 _REJECTIONS = {
     "already_running": "A calculation is already running",
@@ -23,6 +30,29 @@ def describe_rejection(reason: str | None) -> str:
         return known
     words = plain(reason).replace("_", " ").strip()
     return f"The server refused the command: {words}" if words else "The server refused it"
+
+
+def who(label: str, width: int = 40) -> str:
+    """A ``started_by``/``ended_by`` label in at most ``width`` cells, client id always whole.
+
+    Only the name is shortened: a long (or wide) name must not push the id out of sight, or
+    a client named "alice (c1)" plus padding could pass for client c1.
+    """
+    found = _CLIENT_ID.search(label)
+    if found is None:
+        return _fit(plain(label, width), width)
+    suffix = f" ({found.group(1)})"
+    name = _fit(plain(label[: found.start()], width), max(width - cell_len(suffix), 1))
+    return name + suffix
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` terminal cells, with an ellipsis when cut."""
+    if cell_len(text) <= width:
+        return text
+    while text and cell_len(text) > width - 1:
+        text = text[:-1]
+    return text + "…"
 
 
 def seconds(value: float) -> str:
