@@ -15,6 +15,7 @@ from calc_server.gate import authorized
 from calc_server.hub import Hub
 from calc_server.keys import EPOCH, HUB, SERVICE, SETTINGS
 from calc_server.metrics import render as render_metrics
+from calc_server.origins import loopback_host_only
 from calc_server.service import CalculationService
 from calc_server.version import __version__
 from protocol.schema import render as render_schema
@@ -92,7 +93,8 @@ def make_app(settings: Settings | None = None) -> web.Application:
     """Build the server application with its own epoch, hub and calculation."""
     settings = settings or Settings()
     settings.check()
-    app = web.Application()
+    # without a token, DNS rebinding could let any web page read the server: Host must be local
+    app = web.Application(middlewares=[loopback_host_only] if settings.no_auth else [])
     app[SETTINGS] = settings
     app[EPOCH] = secrets.token_hex(8)
     app[HUB] = Hub(

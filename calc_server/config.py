@@ -7,9 +7,9 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from calc_server.envflags import BadFlag, env_flag
+from calc_server.origins import normalise_origin
 from protocol.bearer import token_problem
 from protocol.tokenfile import is_loopback
 
@@ -67,11 +67,10 @@ class Settings:
         if self.max_connections < 1:
             raise ValueError("--max-connections must be at least 1")
         for origin in self.allowed_origins:
-            parts = urlsplit(origin)
-            if not parts.scheme or not parts.netloc or parts.path or parts.query:
+            if normalise_origin(origin) != origin:  # raises ValueError if it is no origin
                 raise ValueError(
-                    f"--allow-origin {origin!r}: give scheme://host[:port] with nothing after "
-                    "it, exactly as a browser sends it (e.g. https://example.com)"
+                    f"--allow-origin {origin!r} can never match: give scheme://host[:port] "
+                    f"exactly as a browser sends it, {normalise_origin(origin)!r}"
                 )
         if self.no_auth and not is_loopback(self.host):
             raise ValueError(
@@ -102,6 +101,15 @@ def _count(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+def _origins(given: list[str]) -> list[str]:
+    """The origins as a browser sends them; one that is not an origin stops the server (64)."""
+    try:
+        return [normalise_origin(origin) for origin in given]
+    except ValueError as exc:
+        sys.stderr.write(f"calc-server: error: {exc}\n")
+        raise SystemExit(EX_USAGE) from None
 
 
 def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
@@ -199,7 +207,7 @@ def parse_settings(
         log_level=ns.log_level,
         token=ns.token or None,
         no_auth=ns.no_auth,
-        allowed_origins=frozenset(ns.allow_origin),
+        allowed_origins=frozenset(_origins(ns.allow_origin)),
         tls_cert=ns.tls_cert,
         tls_key=ns.tls_key,
         max_connections=ns.max_connections,

@@ -14,6 +14,7 @@ from calc_server.calculation import Outcome
 from calc_server.gate import refuse_handshake
 from calc_server.hub import Hub, Peer
 from calc_server.keys import EPOCH, HUB, SERVICE, SETTINGS
+from calc_server.masking import require_masked_frames
 from calc_server.ratelimit import TokenBucket
 from calc_server.service import CalculationService
 from calc_server.version import __version__
@@ -76,6 +77,11 @@ class Connection:
             elif msg.type is WSMsgType.ERROR:
                 log.warning("client %s: %s", self.peer.label, ws.exception())
 
+    def unmasked(self) -> None:
+        """The client sent an unmasked frame: it is being closed with 1002 (RFC 6455 5.1)."""
+        log.warning("client %s sent an unmasked frame, closing 1002", self.peer.label)
+        self.peer.close_code = WSCloseCode.PROTOCOL_ERROR
+
     async def close(self, code: int, reason: bytes) -> None:
         """Close with ``code``, remembered for the disconnect log line."""
         self.peer.close_code = code
@@ -88,7 +94,11 @@ class Connection:
             # the decoder quotes offending values; a huge frame must not come back or be logged
             text = str(exc)
             if len(text) > MAX_ERROR_TEXT:
-                text = text[: MAX_ERROR_TEXT - 1] + "…"
+                # keep msgspec's " - at `$.field`": it says which field was wrong
+                head, at, where = text.rpartition(" - at `")
+                tail = at + where if at and len(where) < 80 else ""
+                head = head if tail else text
+                text = head[: MAX_ERROR_TEXT - 1 - len(tail)] + "…" + tail
             log.info("client %s sent a bad message: %r", self.peer.label, text)
             self._hub.metrics.bad_messages += 1
             self._error("bad_message", text, request_id_of(data))
@@ -188,6 +198,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     hub.presence_changed()
     bucket = TokenBucket(settings.rate_burst, settings.rate_per_second)
     connection = Connection(peer, hub, service, bucket)
+    require_masked_frames(request, connection.unmasked)
     try:
         await connection.serve()
     except Exception:

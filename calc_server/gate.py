@@ -47,6 +47,8 @@ def refuse_handshake(
 ) -> web.HTTPException | None:
     """The HTTP error to answer a WebSocket handshake with, or None to accept it."""
     remote = request.remote or "?"
+    if request.method != "GET":  # aiohttp routes HEAD to GET handlers; only GET may upgrade
+        return web.HTTPMethodNotAllowed(request.method, ["GET"])
     if not authorized(request, token):
         log.warning("refused %s: missing or wrong token (401)", remote)
         return web.HTTPUnauthorized(

@@ -82,8 +82,16 @@ def read_token(port: int, env: Mapping[str, str] = os.environ) -> str | None:
 
 
 def remove_token(port: int, env: Mapping[str, str] = os.environ) -> None:
-    """Remove the token file of ``port``, if there is one."""
-    token_path(port, env).unlink(missing_ok=True)
+    """Remove the token file of ``port``, if there is one; never raises.
+
+    Only a file is removed: something else planted there (a directory) is left alone.
+    """
+    path = token_path(port, env)
+    try:
+        if stat.S_ISREG(path.lstat().st_mode):
+            path.unlink()
+    except OSError:
+        pass
 
 
 def is_loopback(host: str) -> bool:
