@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from calc_server.bounds import out_of_bounds
 from calc_server.envflags import BadFlag, env_flag
 from calc_server.origins import normalise_origin
 from protocol.bearer import token_problem
@@ -66,6 +67,8 @@ class Settings:
             raise ValueError(f"--token (or CALC_TOKEN): {problem}")
         if self.max_connections < 1:
             raise ValueError("--max-connections must be at least 1")
+        if problem := out_of_bounds(self):
+            raise ValueError(problem)
         for origin in self.allowed_origins:
             if normalise_origin(origin) != origin:  # raises ValueError if it is no origin
                 raise ValueError(
