@@ -8,12 +8,13 @@ import secrets
 
 from aiohttp import WSCloseCode, web
 
+from calc_server.admission import refused
+from calc_server.auth_limits import GuessLimiter, RefusalLog, token_check
 from calc_server.calculation import Calculation
 from calc_server.config import Settings
 from calc_server.connection import websocket_handler
-from calc_server.gate import authorized
 from calc_server.hub import Hub
-from calc_server.keys import EPOCH, HUB, SERVICE, SETTINGS
+from calc_server.keys import EPOCH, GUESSES, HUB, REFUSALS, SERVICE, SETTINGS
 from calc_server.metrics import render as render_metrics
 from calc_server.origins import loopback_host_only
 from calc_server.service import CalculationService
@@ -26,7 +27,7 @@ log = logging.getLogger("calc_server")
 async def healthz(request: web.Request) -> web.Response:
     """``GET /healthz``: liveness; with the token, also a summary of the calculation."""
     app = request.app
-    if not authorized(request, app[SETTINGS].token):
+    if not await paced_token_check(request):
         return web.json_response({"status": "ok"})
     return web.json_response(
         {
@@ -42,13 +43,24 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: counters in Prometheus text format (needs the token, like /ws)."""
     app = request.app
-    if not authorized(request, app[SETTINGS].token):
-        raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Bearer realm="calc"'})
+    if not await paced_token_check(request):
+        refusal = web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Bearer realm="calc"'})
+        refused(request, refusal)
+        raise refusal
     hub = app[HUB]
     text = render_metrics(
         hub.metrics, clients=len(hub), behind=hub.behind, seq=app[SERVICE].calculation.seq
     )
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+
+async def paced_token_check(request: web.Request) -> bool:
+    """The token check of the HTTP endpoints: paced like the handshake's (429 when flooded)."""
+    try:
+        return await token_check(request, request.app[SETTINGS].token, request.app[GUESSES])
+    except web.HTTPTooManyRequests as too_many:
+        refused(request, too_many)
+        raise
 
 
 async def schema(request: web.Request) -> web.Response:
@@ -62,6 +74,7 @@ _SCHEMA = render_schema()
 async def _on_shutdown(app: web.Application) -> None:
     """End a running calculation as CANCELED, tell everyone, then close every peer with 1001."""
     hub = app[HUB]
+    app[REFUSALS].stop()
     app[SERVICE].shutdown()
     hub.stop()
     # peers stay in the hub: each handler removes its own and logs the disconnect
@@ -100,6 +113,8 @@ def make_app(settings: Settings | None = None) -> web.Application:
     app[HUB] = Hub(
         send_buffer_limit=settings.send_buffer_limit, behind_timeout=settings.behind_timeout
     )
+    app[GUESSES] = GuessLimiter()
+    app[REFUSALS] = RefusalLog(settings.refusal_log_interval)
     app.on_startup.append(_bind_clock)
     app.on_shutdown.append(_on_shutdown)
     app.router.add_get("/ws", websocket_handler)

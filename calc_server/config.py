@@ -48,6 +48,8 @@ class Settings:
     max_connections: int = 10_000
     handshake_timeout: float = 10.0
     """Seconds a new TCP connection has to complete its HTTP request."""
+    refusal_log_interval: float = 10.0
+    """Refused requests are logged as at most one summary line per this many seconds."""
 
     @property
     def tls(self) -> bool:

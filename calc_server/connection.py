@@ -10,8 +10,8 @@ from collections.abc import Callable
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from calc_server.admission import admit
 from calc_server.calculation import Outcome
-from calc_server.gate import refuse_handshake
 from calc_server.hub import Hub, Peer
 from calc_server.keys import EPOCH, HUB, SERVICE, SETTINGS
 from calc_server.masking import require_masked_frames
@@ -158,16 +158,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     """``GET /ws``: upgrade, greet with welcome and state, then serve the connection."""
     app = request.app
     settings, hub, service = app[SETTINGS], app[HUB], app[SERVICE]
-    refusal = refuse_handshake(
-        request,
-        token=settings.token,
-        allowed_origins=settings.allowed_origins,
-        connected=len(hub),
-        max_connections=settings.max_connections,
-    )
-    if refusal is not None:
-        hub.metrics.handshakes_refused += 1
-        raise refusal
+    await admit(request)
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat,
         compress=False,
