@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import resource
 import secrets
 import signal
 import ssl
@@ -13,20 +12,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from calc_server.config import Settings, parse_settings
+from calc_server.fdlimit import pending_bound, raise_to_hard_limit
 from calc_server.loop import loop_factory
 from calc_server.runner import RunningServer, start_server
 from protocol.tokenfile import remove_token, write_token
 
 log = logging.getLogger("calc_server")
-
-
-def raise_open_file_limit(connections: int) -> None:
-    """Lift the soft limit on open files towards the hard one: each client is a socket."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = connections + 64  # listening socket, logs, the loop's own descriptors
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
 
 
 def announce_token(server: RunningServer, token: str) -> None:
@@ -44,8 +35,10 @@ def announce_token(server: RunningServer, token: str) -> None:
         )
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, open_files: tuple[int, int] | None = None) -> None:
     """Serve until SIGINT, SIGTERM or SIGHUP, then shut down gracefully.
+
+    ``open_files`` is the soft limit before and after it was raised, for the log.
 
     SIGHUP is what closing the terminal sends: it must not kill the server abruptly.
     """
@@ -72,6 +65,15 @@ async def serve(settings: Settings) -> None:
             remove_token(server.port)
         if settings.no_auth:
             log.warning("authentication is off (--no-auth): anyone on this machine can connect")
+        if open_files is not None:
+            before, after = open_files
+            raised = f" (raised from {before})" if after != before else ""
+            log.info(
+                "open files limit %d%s; at most %d connections wait for their handshake",
+                after,
+                raised,
+                pending_bound(),
+            )
         log.info("listening on %s (stage %gs)", server.url, settings.stage_seconds)
         await stop.wait()
     except OSError as exc:
@@ -88,14 +90,15 @@ async def serve(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the settings, serve, and exit 0 after a graceful shutdown."""
     settings = parse_settings(argv)
-    raise_open_file_limit(settings.max_connections)
+    before, after = raise_to_hard_limit()
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(serve(settings))
+        runner.run(serve(settings, open_files=(before, after)))
     return 0
 
 

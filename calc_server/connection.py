@@ -13,7 +13,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from calc_server.admission import admit
 from calc_server.calculation import Outcome
 from calc_server.hub import Hub, Peer
-from calc_server.keys import EPOCH, HUB, SERVICE, SETTINGS
+from calc_server.keys import EPOCH, HUB, PENDING, SERVICE, SETTINGS
 from calc_server.masking import require_masked_frames
 from calc_server.ratelimit import TokenBucket
 from calc_server.service import CalculationService
@@ -166,6 +166,8 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         decode_text=False,
     )
     await ws.prepare(request)
+    if (pending := app.get(PENDING)) is not None:
+        pending.upgraded(request.protocol)
     transport = request.transport
     if transport is None or hub.closing:
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

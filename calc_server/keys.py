@@ -7,6 +7,7 @@ from aiohttp import web
 from calc_server.auth_limits import GuessLimiter, RefusalLog
 from calc_server.config import Settings
 from calc_server.hub import Hub
+from calc_server.pending import PendingHandshakes
 from calc_server.service import CalculationService
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -15,3 +16,4 @@ SERVICE = web.AppKey("service", CalculationService)
 EPOCH = web.AppKey("epoch", str)
 GUESSES = web.AppKey("guesses", GuessLimiter)
 REFUSALS = web.AppKey("refusals", RefusalLog)
+PENDING = web.AppKey("pending", PendingHandshakes)

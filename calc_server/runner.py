@@ -12,7 +12,10 @@ from aiohttp import web
 
 from calc_server.app import make_app
 from calc_server.config import Settings
+from calc_server.fdlimit import pending_bound
 from calc_server.httplog import REQUEST_LOG
+from calc_server.keys import PENDING
+from calc_server.pending import BoundedSite, PendingHandshakes
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,8 @@ async def start_server(settings: Settings) -> RunningServer:
     or the TLS files cannot be read, ``ssl.SSLError`` when they are not a valid key pair.
     """
     app = make_app(settings)
+    pending = PendingHandshakes(pending_bound(), settings.handshake_timeout)
+    app[PENDING] = pending
     ssl_context = None
     if settings.tls_cert is not None:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -71,7 +76,14 @@ async def start_server(settings: Settings) -> RunningServer:
         keepalive_timeout=settings.handshake_timeout,
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
+    site = BoundedSite(
+        runner,
+        settings.host,
+        settings.port,
+        ssl_context=ssl_context,
+        pending=pending,
+        handshake_timeout=settings.handshake_timeout,
+    )
     try:
         await site.start()
     except BaseException:
