@@ -12,6 +12,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from calc_server.admission import admit
 from calc_server.calculation import Outcome
+from calc_server.frames import pong_frame
 from calc_server.hub import Hub, Peer
 from calc_server.keys import EPOCH, HUB, PENDING, SERVICE, SETTINGS
 from calc_server.masking import require_masked_frames
@@ -43,6 +44,9 @@ REMEMBERED_REQUESTS = 256
 MAX_ERROR_TEXT = 200
 """Longest ``error.message`` (and log excerpt) for a bad frame, in characters."""
 
+_BUDGETED = frozenset({WSMsgType.TEXT, WSMsgType.PING, WSMsgType.PONG})
+"""Frames that spend the client's message budget."""
+
 NO_STATUS_RECEIVED = 1005
 """RFC 6455 code for a close frame that carried no status code."""
 
@@ -62,10 +66,14 @@ class Connection:
         ws = self.peer.ws
         loop = asyncio.get_running_loop()
         async for msg in ws:
-            if msg.type is WSMsgType.TEXT:
+            # pings and pongs are messages too: a ping flood costs the server as much
+            if msg.type in _BUDGETED:
                 over = self._bucket.take(loop.time())
-                if over == 0:
+                if over == 0 and msg.type is WSMsgType.TEXT:
                     self._handle(msg.data)
+                elif over == 0 and msg.type is WSMsgType.PING:
+                    # through the hub: a peer that does not read its pongs is marked behind
+                    self._hub.send_frame(self.peer, pong_frame(msg.data))
                 elif over == 1:
                     self._error("rate_limited", "too many messages; slow down")
                 elif over > RATE_LIMIT_CLOSE_AFTER:
@@ -161,6 +169,8 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     await admit(request)
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat,
+        autoping=False,  # Connection answers pings itself, within the client's budget
+        timeout=settings.behind_timeout,  # a close handshake the peer does not answer
         compress=False,
         max_msg_size=settings.max_message_bytes,
         decode_text=False,
@@ -194,10 +204,14 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     require_masked_frames(request, connection.unmasked)
     try:
         await connection.serve()
+    except ConnectionError:
+        pass  # the peer went away (reset, or lost while we wrote): an ordinary disconnect
     except Exception:
         log.exception("error on connection %s, closing 1011", peer.label)
         await connection.close(WSCloseCode.INTERNAL_ERROR, b"internal error")
     finally:
+        if transport.get_write_buffer_size():
+            transport.abort()  # unsent bytes after the end: the peer stopped reading
         if hub.remove(peer):
             log.info(
                 "disconnect %s from %s (code %d), %d connected",
