@@ -113,9 +113,13 @@ class Hub:
         self._freeze = None
         peers = len(self._peers)
         if peers < self._frozen_peers // 2:
+            # the departed peers' objects are garbage inside the frozen set: free them now,
+            # or the next freeze would keep them for ever (memory grew with every churn)
             gc.unfreeze()
+            gc.collect()
             self._frozen_peers = 0
         if peers > self._frozen_peers * 1.1:
+            gc.collect()  # freeze only what is alive
             gc.freeze()
             self._frozen_peers = peers
 
@@ -123,6 +127,10 @@ class Hub:
         """Forget ``peer``; True if it was registered."""
         if peer in self._peers:
             self._peers.discard(peer)
+            if len(self._peers) < self._frozen_peers // 2 and self._freeze is None:
+                # most frozen peers left: schedule the unfreeze even if nobody connects again
+                loop = asyncio.get_running_loop()
+                self._freeze = loop.call_later(FREEZE_AFTER, self._freeze_gc)
             return True
         return False
 
