@@ -15,7 +15,7 @@ from calc_server.config import Settings, parse_settings
 from calc_server.fdlimit import pending_bound, raise_to_hard_limit
 from calc_server.loop import loop_factory
 from calc_server.runner import RunningServer, start_server
-from protocol.tokenfile import remove_token, write_token
+from calc_server.tokenfiles import remove_tokens, write_tokens
 
 log = logging.getLogger("calc_server")
 
@@ -25,8 +25,11 @@ def announce_token(server: RunningServer, token: str) -> None:
 
     The log says where the file is but never the token, so logs can be shared.
     """
-    path = write_token(server.port, token)
-    log.info("access token written to %s (mode 0600); local clients read it from there", path)
+    paths = write_tokens(server.runner.addresses, server.port, token)
+    log.info(
+        "access token written to %s (mode 0600); local clients read it from there",
+        ", ".join(map(str, paths)),
+    )
     if sys.stderr.isatty():
         print(
             f"\n    To connect from elsewhere, use the token:\n\n        {token}\n",
@@ -57,12 +60,13 @@ async def serve(settings: Settings, open_files: tuple[int, int] | None = None) -
     except (OSError, ssl.SSLError) as exc:
         log.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc.strerror or exc)
         raise SystemExit(1) from None
+    addresses = server.runner.addresses  # gone once the server stops: the files are not
     try:
         if generated and settings.token is not None:
             announce_token(server, settings.token)
         else:
-            # a token file left by a crashed server on this port would now be wrong
-            remove_token(server.port)
+            # a token file left by a crashed server on this address would now be wrong
+            remove_tokens(addresses, server.port)
         if settings.no_auth:
             log.warning("authentication is off (--no-auth): anyone on this machine can connect")
         if open_files is not None:
@@ -83,7 +87,7 @@ async def serve(settings: Settings, open_files: tuple[int, int] | None = None) -
         log.info("shutting down")
         await server.stop()
         if generated:
-            remove_token(server.port)
+            remove_tokens(addresses, server.port)
     log.info("stopped")
 
 

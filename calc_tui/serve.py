@@ -18,8 +18,8 @@ from textual.logging import TextualHandler
 
 from calc_server.config import DEFAULT_PORT, Settings
 from calc_server.runner import start_server
+from calc_server.tokenfiles import remove_tokens, write_tokens
 from calc_tui.hangup import ends_on_hangup
-from protocol.tokenfile import remove_token, write_token
 
 __all__ = ["DEFAULT_PORT", "serve_and_run"]
 
@@ -67,12 +67,13 @@ async def serve_and_run(
                 reason = "the port is in use (choose another: calc-tui --serve --port N)"
             print(f"calc-tui: cannot serve on {host}:{port}: {reason}", file=sys.stderr)
             return 1
+        addresses = server.runner.addresses  # gone once the server stops: the files are not
         try:
-            write_token(server.port, token)
+            write_tokens(addresses, server.port, token)
             app = make(server.url, token)
-            with ends_on_hangup(app, before_abandon=lambda: remove_token(server.port)):
+            with ends_on_hangup(app, before_abandon=lambda: remove_tokens(addresses, server.port)):
                 await app.run_async(headless=headless)
         finally:
             await server.stop()
-            remove_token(server.port)
+            remove_tokens(addresses, server.port)
     return app.return_code or 0

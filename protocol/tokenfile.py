@@ -2,7 +2,8 @@
 
 Shared by the server (writes) and the clients (read); standard library only. The file is
 ``$CALC_TOKEN_DIR`` or ``$XDG_RUNTIME_DIR/calc`` or ``~/.local/state/calc``, then
-``token-<port>``, readable by its owner only (0600, in a 0700 directory).
+``token-<address>-<port>`` (``token-127.0.0.1-8765``, ``token-::1-8765``), readable by its
+owner only (0600, in a 0700 directory).
 """
 
 from __future__ import annotations
@@ -24,9 +25,20 @@ def token_dir(env: Mapping[str, str] = os.environ) -> Path:
     return Path.home() / ".local" / "state" / "calc"
 
 
-def token_path(port: int, env: Mapping[str, str] = os.environ) -> Path:
-    """The token file of the local server on ``port``."""
-    return token_dir(env) / f"token-{port}"
+DEFAULT_HOST = "127.0.0.1"
+
+
+def token_path(port: int, env: Mapping[str, str] = os.environ, *, host: str = DEFAULT_HOST) -> Path:
+    """The token file of the local server listening on exactly ``host``:``port``.
+
+    The address is part of the name: a token is only ever sent to the address the server
+    that wrote it listens on, and servers on 127.0.0.1 and ::1 with one port never share one.
+    """
+    try:
+        address = ipaddress.ip_address(host.strip("[]")).compressed
+    except ValueError:
+        address = host.lower()
+    return token_dir(env) / f"token-{address}-{port}"
 
 
 class UnsafeTokenDir(OSError):
@@ -43,13 +55,15 @@ def _private_dir(directory: Path) -> None:
         directory.chmod(0o700)  # ours: tighten it rather than leak into it
 
 
-def write_token(port: int, token: str, env: Mapping[str, str] = os.environ) -> Path:
+def write_token(
+    port: int, token: str, env: Mapping[str, str] = os.environ, *, host: str = DEFAULT_HOST
+) -> Path:
     """Write ``token`` for ``port``: a new 0600 file in a private directory, then renamed.
 
     The temporary file is created exclusively (``mkstemp``), so nobody can plant a link
     where the token is written; raises ``UnsafeTokenDir`` if the directory is not ours.
     """
-    path = token_path(port, env)
+    path = token_path(port, env, host=host)
     _private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -62,14 +76,16 @@ def write_token(port: int, token: str, env: Mapping[str, str] = os.environ) -> P
     return path
 
 
-def read_token(port: int, env: Mapping[str, str] = os.environ) -> str | None:
-    """The token left by the local server on ``port``, or None.
+def read_token(
+    port: int, env: Mapping[str, str] = os.environ, *, host: str = DEFAULT_HOST
+) -> str | None:
+    """The token left by the local server on exactly ``host``:``port``, or None.
 
     Only a regular file owned by this user and readable by nobody else counts; a link or a
     file someone else could have written is ignored.
     """
     try:
-        fd = os.open(token_path(port, env), os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(token_path(port, env, host=host), os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return None
     with os.fdopen(fd) as f:
@@ -81,12 +97,14 @@ def read_token(port: int, env: Mapping[str, str] = os.environ) -> str | None:
         return f.read().strip() or None
 
 
-def remove_token(port: int, env: Mapping[str, str] = os.environ) -> None:
+def remove_token(
+    port: int, env: Mapping[str, str] = os.environ, *, host: str = DEFAULT_HOST
+) -> None:
     """Remove the token file of ``port``, if there is one; never raises.
 
     Only a file is removed: something else planted there (a directory) is left alone.
     """
-    path = token_path(port, env)
+    path = token_path(port, env, host=host)
     try:
         if stat.S_ISREG(path.lstat().st_mode):
             path.unlink()

@@ -113,8 +113,8 @@ async def test_no_auth_off_loopback_is_refused_with_a_clear_message() -> None:
 
 def test_token_file_path_follows_runtime_dir() -> None:
     env = {"XDG_RUNTIME_DIR": "/run/user/1000"}
-    assert token_path(8765, env) == Path("/run/user/1000/calc/token-8765")
-    assert token_path(8765, {"CALC_TOKEN_DIR": "/x"}) == Path("/x/token-8765")
+    assert token_path(8765, env) == Path("/run/user/1000/calc/token-127.0.0.1-8765")
+    assert token_path(8765, {"CALC_TOKEN_DIR": "/x"}, host="::1") == Path("/x/token-::1-8765")
     assert str(token_path(1, {})).startswith(os.path.expanduser("~"))
 
 
@@ -127,8 +127,8 @@ def test_token_dir_is_made_private_and_planted_links_are_not_followed(tmp_path: 
     bait.write_text("")
     bait.chmod(0o644)
     # an attacker's guess at a temporary name, and the final name, both as links to the bait
-    (directory / f".token-9999.{os.getpid()}").symlink_to(bait)
-    (directory / "token-9998").symlink_to(bait)
+    (directory / f".{token_path(9999, env).name}.{os.getpid()}").symlink_to(bait)
+    token_path(9998, env).symlink_to(bait)
     path = write_token(9999, "secret", env)
     assert bait.read_text() == ""
     assert not path.is_symlink()
