@@ -44,7 +44,7 @@ async def test_generated_server_messages_never_crash_the_app() -> None:
     messages = [
         state(Phase.IN_PROGRESS, 1, stage=1, stage_duration=1e308),  # the reported crash
         state(Phase.CANCELED, 2, stage=3, stage_elapsed=1e308, stage_duration=1e308),
-        *draw_messages(100),
+        *draw_messages(60),
     ]
     async with app.run_test(size=(80, 24)) as pilot:
         app.post_message(ConnectionOpened(welcome()))
@@ -53,7 +53,7 @@ async def test_generated_server_messages_never_crash_the_app() -> None:
                 app.post_message(ConnectionOpened(message))
             else:
                 app.post_message(received(message))
-            if i % 25 == 0:
+            if i % 20 == 0:
                 app.post_message(ConnectionLost("lost \x1b[2J", 1, 1e308))
                 app.post_message(ConnectionOpened(welcome()))
             now[0] += 0.5
