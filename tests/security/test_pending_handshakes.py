@@ -4,9 +4,7 @@ number below the open-file limit, so idle sockets cannot lock real clients out."
 from __future__ import annotations
 
 import asyncio
-import re
 import resource
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +13,7 @@ import trustme
 from calc_server.runner import RunningServer
 from tests.client.calc_process import clean_env, run_calc
 from tests.conftest import ServerFactory
-
-CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
+from tests.server_process import start_listening
 
 
 async def seconds_until_closed(port: int, send: bytes = b"", bound: float = 30.0) -> float:
@@ -68,23 +65,8 @@ def low_fd_limit(soft: int, hard: int) -> None:
 async def start_limited(
     tmp_path: Path, soft: int, hard: int
 ) -> tuple[asyncio.subprocess.Process, int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        CALC_SERVER,
-        "--port",
-        "0",
-        env=clean_env(CALC_TOKEN_DIR=str(tmp_path)),
-        stdin=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        preexec_fn=lambda: low_fd_limit(soft, hard),
-    )
-    assert proc.stderr is not None
-    head = ""
-    async with asyncio.timeout(10):
-        while line := (await proc.stderr.readline()).decode():
-            head += line
-            if found := re.search(r"listening on ws://[^:]+:(\d+)/ws", line):
-                return proc, int(found.group(1)), head
-    raise AssertionError(f"calc-server did not start:\n{head}")
+    env = clean_env(CALC_TOKEN_DIR=str(tmp_path))
+    return await start_listening(env, preexec_fn=lambda: low_fd_limit(soft, hard))
 
 
 async def stop(proc: asyncio.subprocess.Process) -> None:

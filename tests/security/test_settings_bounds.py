@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
-from pathlib import Path
-
 import pytest
 
 from calc_server.config import Settings
 from tests.client.calc_process import clean_env
-
-CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
+from tests.server_process import refused
 
 
 @pytest.mark.parametrize(
@@ -25,20 +20,9 @@ CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
     ],
 )
 async def test_calc_server_refuses_absurd_values_in_one_line(args: list[str], flag: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        CALC_SERVER,
-        "--port",
-        "0",
-        "--no-auth",
-        *args,
-        env=clean_env(),
-        stdin=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(10):
-        _, err = await proc.communicate()
-    assert proc.returncode != 0
-    [line] = err.decode().splitlines()
+    code, lines = await refused(clean_env(), "--no-auth", *args)
+    assert code != 0
+    [line] = lines
     assert flag in line
     assert "must be between" in line
 

@@ -9,35 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import sys
 from pathlib import Path
 
 from protocol.tokenfile import read_token, token_path
 from tests.client.calc_process import clean_env, run_calc
 from tests.security.test_token_file import stop
+from tests.server_process import start_listening
 
 NOBODY = 65534
-CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
 
 
 async def start_server(env: dict[str, str], *args: str) -> tuple[asyncio.subprocess.Process, int]:
     """calc-server (port 0 unless ``args`` say otherwise) and the port it listens on."""
-    proc = await asyncio.create_subprocess_exec(
-        CALC_SERVER,
-        "--port",
-        "0",
-        *args,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    async with asyncio.timeout(10):
-        while line := (await proc.stderr.readline()).decode():
-            if found := re.search(r"listening on ws://\S+:(\d+)/ws", line):
-                return proc, int(found.group(1))
-    raise AssertionError("calc-server did not start")
+    proc, port, _ = await start_listening(env, *args)
+    return proc, port
 
 
 ROGUE = """

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import stat
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from protocol.tokenfile import read_token, token_path, write_token
 from tests.client.calc_process import clean_env, run_calc
+from tests.server_process import start_listening
 
 CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
 
@@ -20,23 +20,7 @@ async def start_server(
     env: dict[str, str], *args: str
 ) -> tuple[asyncio.subprocess.Process, int, str]:
     """Start calc-server on a free port; return it, the port and its log up to listening."""
-    proc = await asyncio.create_subprocess_exec(
-        CALC_SERVER,
-        "--port",
-        "0",
-        *args,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    head = ""
-    async with asyncio.timeout(10):
-        while line := (await proc.stderr.readline()).decode():
-            head += line
-            if found := re.search(r"listening on wss?://[^:]+:(\d+)/ws", line):
-                return proc, int(found.group(1)), head
-    raise AssertionError("calc-server did not start")
+    return await start_listening(env, *args)
 
 
 async def stop(proc: asyncio.subprocess.Process) -> str:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
-from pathlib import Path
-
 import pytest
 
 from calc_client.link import ConnectFailed, connect
@@ -13,8 +9,8 @@ from calc_server.config import Settings
 from protocol.bearer import token_problem
 from tests.client.calc_process import clean_env, run_calc
 from tests.conftest import ServerFactory
+from tests.server_process import refused
 
-CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
 BAD_TOKENS = ["tk\r", "tk\n", " spaced ", "a b", "tab\there", "nul\x00", "del\x7f", "é-accent", ""]
 
 
@@ -38,20 +34,9 @@ def test_server_refuses_a_token_no_client_could_send(token: str) -> None:
 
 
 async def test_calc_server_with_a_spaced_token_exits_with_one_line() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        CALC_SERVER,
-        "--port",
-        "0",
-        "--token",
-        " spaced ",
-        env=clean_env(),
-        stdin=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(10):
-        _, err = await proc.communicate()
-    assert proc.returncode != 0
-    [line] = err.decode().splitlines()
+    code, lines = await refused(clean_env(), "--token", " spaced ")
+    assert code != 0
+    [line] = lines
     assert "--token" in line
     assert "white space" in line
     assert "listening" not in line
