@@ -42,6 +42,11 @@ class _NoTracebacks(logging.Filter):
             record.msg = "refused a malformed HTTP request from %s (%d %s)"
             record.args = (remote, exc.code, type(exc).__name__)
             record.levelno, record.levelname = logging.INFO, "INFO"
+        elif isinstance(exc, ConnectionError):
+            # the peer went away while it was being answered: ordinary, not a server error
+            record.msg = "connection from %s lost during its request (%s)"
+            record.args = (remote, type(exc).__name__)
+            record.levelno, record.levelname = logging.INFO, "INFO"
         elif exc is not None:
             record.msg = "error handling a request from %s: %s at %s"
             record.args = (remote, type(exc).__name__, _where(exc))

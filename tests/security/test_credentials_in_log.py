@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from calc_server.httplog import REQUEST_LOG
 from tests.conftest import ServerFactory
 
 TOKEN = "Zr7pQ2xW9vL4mN8kT3jH6gF1dS5aB0cE"
@@ -74,3 +75,17 @@ async def test_garbage_instead_of_http_is_one_line_without_traceback(
     await exchange(server.port, b"GET /ws HTTP/1.1\r\nHost: x\r\nBad Header: " + TOKEN.encode())
     assert "Traceback" not in caplog.text
     assert TOKEN[:8] not in caplog.text
+
+
+def test_a_peer_resetting_mid_answer_is_one_info_line(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    try:
+        raise ConnectionResetError(f"reset while writing Bearer {TOKEN}")
+    except ConnectionResetError:
+        REQUEST_LOG.exception("Error handling request from %s", "127.0.0.1")
+    [record] = caplog.records
+    assert record.levelno == logging.INFO
+    assert record.getMessage() == (
+        "connection from 127.0.0.1 lost during its request (ConnectionResetError)"
+    )
+    assert TOKEN not in caplog.text
