@@ -17,3 +17,11 @@ def text_frame(payload: bytes) -> bytes:
     else:
         header = struct.pack("!BBQ", _TEXT_FIN, 127, n)
     return header + payload
+
+
+_PONG_FIN = 0x8A  # FIN bit + pong opcode
+
+
+def pong_frame(payload: bytes) -> bytes:
+    """The pong answering a ping that carried ``payload`` (at most 125 bytes, RFC 6455 5.5)."""
+    return struct.pack("!BB", _PONG_FIN, len(payload)) + payload

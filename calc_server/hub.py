@@ -121,6 +121,7 @@ class Hub:
         """Forget ``peer``; True if it was registered."""
         if peer in self._peers:
             self._peers.discard(peer)
+            self._gc.departed()
             return True
         return False
 
@@ -131,13 +132,17 @@ class Hub:
         is marked behind like a slow broadcast receiver, its replies are dropped, it gets
         the latest snapshot when it drains, and is cut off if it does not.
         """
+        self.send_frame(peer, text_frame(payload))
+
+    def send_frame(self, peer: Peer, frame: bytes) -> None:
+        """Write one complete frame (a reply, a pong) to one peer, with ``send``'s rules."""
         transport = peer.transport
         if peer.ws.closed or transport.is_closing():
             return
         if peer.behind_since is None and transport.get_write_buffer_size() > self._limit:
             self._mark_behind(peer)
         if peer.behind_since is None:
-            transport.write(text_frame(payload))
+            transport.write(frame)
         else:
             self.metrics.peers_skipped += 1
 
