@@ -17,6 +17,7 @@ from calc_client import cli_commands, cli_history
 from calc_client.cli_connection import add_connection_options, connection_options, open_link
 from calc_client.cli_exit import CommandFailed, ExitCode, write_error
 from calc_client.cli_follow import follow
+from calc_client.options import env_token_problem
 from calc_local.argtypes import at_least_one
 from calc_local.version import add_version_option
 
@@ -139,7 +140,10 @@ def _silence_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``calc`` and return its exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.token is None and (problem := env_token_problem(os.environ)):
+        parser.error(problem)  # exit 64, one line: the token would break the handshake
     try:
         return asyncio.run(run(args))
     except CommandFailed as exc:

@@ -7,13 +7,14 @@ import logging
 import os
 from ssl import SSLContext
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType
 
 from calc_client.refusals import describe_refusal, is_final
-from calc_client.security import discover_token
+from calc_client.security import discover_token, localhost_target
 from protocol import (
     PROTOCOL_VERSION,
     Cancel,
@@ -27,6 +28,7 @@ from protocol import (
     encode,
     server_decoder,
 )
+from protocol.bearer import token_problem
 
 log = logging.getLogger("calc_client.link")
 
@@ -191,15 +193,25 @@ async def connect(
     True verifies against the system CAs, a context trusts what it was given, False does not
     verify. Raises ``ConnectFailed`` with a plain-words reason; refusals are not retryable.
     """
+    dial, server_name = url, None
     if token is None:
         token = discover_token(url)
+        if token is None and (target := localhost_target(url)) is not None:
+            # the token belongs to one address: dial it, still asking for "localhost"
+            (dial, token), server_name = target, "localhost"
+    if token and (problem := token_problem(token)):
+        # aiohttp would raise a bare ValueError on a control character: say what is wrong
+        raise ConnectFailed(f"invalid token: {problem}", retryable=False)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if server_name is not None:
+        headers["Host"] = urlsplit(url).netloc
     session = aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
     )
     try:
         ws = await session.ws_connect(
-            url,
+            dial,
+            server_hostname=server_name,
             headers=headers,
             ssl=ssl,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=timeout),

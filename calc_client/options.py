@@ -7,6 +7,22 @@ from collections.abc import Mapping
 
 from calc_local import argtypes
 from calc_local.defaults import client_name
+from protocol.bearer import token_problem
+
+
+def bearer_token(text: str) -> str:
+    """An argparse type: a token that can travel in an ``Authorization: Bearer`` header."""
+    if problem := token_problem(text):
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def env_token_problem(env: Mapping[str, str]) -> str | None:
+    """Why ``CALC_TOKEN`` cannot be used, or None when it is unset, empty or fine."""
+    token = env.get("CALC_TOKEN")
+    problem = token_problem(token) if token else None
+    return f"CALC_TOKEN: {problem}" if problem else None
+
 
 INSECURE_WARNING = "--insecure: the server's TLS certificate is NOT verified"
 """What clients say, every time, when certificate checks are off."""
@@ -26,6 +42,7 @@ def add_security_options(
 
     group.add_argument(
         "--token",
+        type=bearer_token,
         default=default(None),
         help="access token (default: env CALC_TOKEN, else the local server's token file "
         "when the URL is on this machine)",

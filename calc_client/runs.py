@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from calc_client import text
 from calc_client.text import plain
 from protocol import Run
 
@@ -40,8 +41,9 @@ def outcome(run: Run) -> str:
 
 
 def who(name: str | None, limit: int = 32) -> str:
-    """A client label or reason from the server, safe to print; ``-`` when there is none."""
-    return plain(name, limit) if name else "-"
+    """A client label or reason from the server, safe to print (a client id never cut);
+    ``-`` when there is none."""
+    return text.who(name, limit) if name else "-"
 
 
 def stage_times(run: Run) -> str:

@@ -1,44 +1,39 @@
-"""``calc-server`` / ``python -m calc_server``: run the server until SIGINT or SIGTERM."""
+"""``calc-server`` / ``python -m calc_server``: run the server until SIGINT, SIGTERM or SIGHUP."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import resource
 import secrets
 import signal
 import ssl
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
-from calc_local.tokenfile import token_path, token_published
+from calc_local.tokenfile import token_published
 from calc_server.cluster.node import ClusterUnavailable
 from calc_server.config import Settings, parse_settings
+from calc_server.fdlimit import pending_bound, raise_to_hard_limit
 from calc_server.history import HistoryFileRefused
 from calc_server.loop import loop_factory
-from calc_server.runner import RunningServer, start_server
+from calc_server.runner import start_server
+from calc_server.tokenfiles import listening_hosts
 from calc_server.workers import run_workers
 
 log = logging.getLogger("calc_server")
 
 
-def raise_open_file_limit(connections: int) -> None:
-    """Lift the soft limit on open files towards the hard one: each client is a socket."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = connections + 64  # listening socket, logs, the loop's own descriptors
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
-
-
-def announce_token(server: RunningServer, token: str) -> None:
+def announce_token(paths: list[Path], token: str) -> None:
     """Say where the generated token was written; show the token on the terminal only, once.
 
     The log says where the file is but never the token, so logs can be shared.
     """
-    path = token_path(server.port)
-    log.info("access token written to %s (mode 0600); local clients read it from there", path)
+    log.info(
+        "access token written to %s (mode 0600); local clients read it from there",
+        ", ".join(map(str, paths)),
+    )
     if sys.stderr.isatty():
         print(
             f"\n    To connect from elsewhere, use the token:\n\n        {token}\n",
@@ -47,11 +42,16 @@ def announce_token(server: RunningServer, token: str) -> None:
         )
 
 
-async def serve(settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM, then shut down gracefully."""
+async def serve(settings: Settings, open_files: tuple[int, int] | None = None) -> None:
+    """Serve until SIGINT, SIGTERM or SIGHUP, then shut down gracefully.
+
+    ``open_files`` is the soft limit before and after it was raised, for the log.
+
+    SIGHUP is what closing the terminal sends: it must not kill the server abruptly.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     # a cluster's nodes must share one token, so none generates its own
     generated = settings.token is None and not settings.no_auth and settings.redis_url is None
@@ -72,12 +72,22 @@ async def serve(settings: Settings) -> None:
         log.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc.strerror or exc)
         raise SystemExit(1) from None
     published = settings.token if generated else None
+    hosts = listening_hosts(server.runner.addresses)  # gone once the server stops
     try:
-        with token_published(server.port, published):
+        with token_published(server.port, published, hosts=hosts) as paths:
             if published is not None:
-                announce_token(server, published)
+                announce_token(paths, published)
             if settings.no_auth:
                 log.warning("authentication is off (--no-auth): anyone on this machine can connect")
+            if open_files is not None:
+                before, after = open_files
+                raised = f" (raised from {before})" if after != before else ""
+                log.info(
+                    "open files limit %d%s; at most %d connections wait for their handshake",
+                    after,
+                    raised,
+                    pending_bound(),
+                )
             log.info("listening on %s (stage %gs)", server.url, settings.stage_seconds)
             await stop.wait()
     except OSError as exc:
@@ -92,7 +102,7 @@ async def serve(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the settings, serve, and exit 0 after a graceful shutdown."""
     settings = parse_settings(argv)
-    raise_open_file_limit(settings.max_connections)
+    before, after = raise_to_hard_limit()
     # A file size limit (ulimit -f) then fails the history's writes with EFBIG, which the
     # history survives like a full disk, instead of killing the server with SIGXFSZ.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -104,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.workers > 1:
         return run_workers(settings, sys.argv[1:] if argv is None else argv)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(serve(settings))
+        runner.run(serve(settings, open_files=(before, after)))
     return 0
 
 

@@ -9,15 +9,17 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
+from calc_server.admission import refused
+from calc_server.auth_limits import GuessLimiter, RefusalLog, token_check
 from calc_server.calculation import Calculation
 from calc_server.cluster.node import ClusterService
 from calc_server.config import Settings
 from calc_server.connection import websocket_handler
-from calc_server.gate import authorized
 from calc_server.hub import Hub
-from calc_server.keys import EPOCH, HISTORY, HUB, METRICS, SERVICE, SETTINGS
+from calc_server.keys import EPOCH, GUESSES, HISTORY, HUB, METRICS, REFUSALS, SERVICE, SETTINGS
 from calc_server.metrics import Metrics
 from calc_server.metrics import render as render_metrics
+from calc_server.origins import loopback_host_only
 from calc_server.run_history import RunHistory
 from calc_server.service import CalculationService
 from calc_server.version import __version__
@@ -29,7 +31,7 @@ log = logging.getLogger("calc_server")
 async def healthz(request: web.Request) -> web.Response:
     """``GET /healthz``: liveness; with the token, also a summary of the calculation."""
     app = request.app
-    if not authorized(request, app[SETTINGS].token):
+    if not await paced_token_check(request):
         return web.json_response({"status": "ok"})
     return web.json_response(
         {
@@ -45,8 +47,10 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: counters in Prometheus text format (needs the token, like /ws)."""
     app = request.app
-    if not authorized(request, app[SETTINGS].token):
-        raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Bearer realm="calc"'})
+    if not await paced_token_check(request):
+        refusal = web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Bearer realm="calc"'})
+        refused(request, refusal)
+        raise refusal
     hub = app[HUB]
     text = render_metrics(
         app[METRICS],
@@ -56,6 +60,15 @@ async def metrics(request: web.Request) -> web.Response:
         runs=app[HISTORY].counts(),
     )
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+
+async def paced_token_check(request: web.Request) -> bool:
+    """The token check of the HTTP endpoints: paced like the handshake's (429 when flooded)."""
+    try:
+        return await token_check(request, request.app[SETTINGS].token, request.app[GUESSES])
+    except web.HTTPTooManyRequests as too_many:
+        refused(request, too_many)
+        raise
 
 
 async def schema(request: web.Request) -> web.Response:
@@ -69,6 +82,7 @@ _SCHEMA = render_schema()
 async def _on_shutdown(app: web.Application) -> None:
     """End a running calculation as CANCELED, tell everyone, then close every peer with 1001."""
     hub = app[HUB]
+    app[REFUSALS].stop()
     app[SERVICE].shutdown()
     hub.stop()
     # peers stay in the hub: each handler removes its own and logs the disconnect
@@ -127,7 +141,8 @@ def make_app(settings: Settings | None = None) -> web.Application:
     """
     settings = settings or Settings()
     settings.check()
-    app = web.Application()
+    # without a token, DNS rebinding could let any web page read the server: Host must be local
+    app = web.Application(middlewares=[loopback_host_only] if settings.no_auth else [])
     app[SETTINGS] = settings
     app[EPOCH] = secrets.token_hex(8)
     app[METRICS] = counters = Metrics()
@@ -137,6 +152,8 @@ def make_app(settings: Settings | None = None) -> web.Application:
         metrics=counters,
         presence_delay=settings.presence_delay,
     )
+    app[GUESSES] = GuessLimiter()
+    app[REFUSALS] = RefusalLog(settings.refusal_log_interval)
     app.cleanup_ctx.append(_history)
     if settings.redis_url is None:
         app.on_startup.append(_bind_clock)

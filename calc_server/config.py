@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,12 +16,18 @@ from calc_local.defaults import DEFAULT_HOST, DEFAULT_PORT
 from calc_local.loopback import is_loopback
 from calc_local.statedir import state_dir
 from calc_local.version import add_version_option
+from calc_server.bounds import out_of_bounds
 from calc_server.cluster.url import SCHEMES, redacted_url
+from calc_server.envflags import BadFlag, env_flag
 from calc_server.history import DEFAULT_KEEP, default_history_path
+from calc_server.origins import normalise_origin
 from calc_server.presence import PRESENCE_DELAY
+from protocol.bearer import token_problem
 
 NODE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 """What a cluster node's name may be: it goes into Redis keys, the lease and the welcome."""
+EX_USAGE = 64
+"""Exit code for a malformed environment variable (sysexits.h EX_USAGE)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,8 @@ class Settings:
     """The run history file (SQLite); None keeps the history in memory only, lost at exit."""
     history_keep: int = DEFAULT_KEEP
     """Runs the history keeps: the newest ones."""
+    refusal_log_interval: float = 10.0
+    """Refused requests are logged as at most one summary line per this many seconds."""
 
     @property
     def tls(self) -> bool:
@@ -86,14 +95,17 @@ class Settings:
                 "--no-auth and a token (--token or CALC_TOKEN) contradict each other; "
                 "give one or the other"
             )
+        if self.token is not None and (problem := token_problem(self.token)):
+            raise ValueError(f"--token (or CALC_TOKEN): {problem}")
         if self.max_connections < 1:
             raise ValueError("--max-connections must be at least 1")
+        if problem := out_of_bounds(self):
+            raise ValueError(problem)
         for origin in self.allowed_origins:
-            parts = urlsplit(origin)
-            if not parts.scheme or not parts.netloc or parts.path or parts.query:
+            if normalise_origin(origin) != origin:  # raises ValueError if it is no origin
                 raise ValueError(
-                    f"--allow-origin {origin!r}: give scheme://host[:port] with nothing after "
-                    "it, exactly as a browser sends it (e.g. https://example.com)"
+                    f"--allow-origin {origin!r} can never match: give scheme://host[:port] "
+                    f"exactly as a browser sends it, {normalise_origin(origin)!r}"
                 )
         if self.no_auth and not is_loopback(self.host):
             raise ValueError(
@@ -128,6 +140,15 @@ class Settings:
             raise ValueError(f"--node must match {NODE_PATTERN.pattern}")
         if not self.lease_seconds > 0:
             raise ValueError("--lease-seconds must be positive")
+
+
+def _origins(given: list[str]) -> list[str]:
+    """The origins as a browser sends them; one that is not an origin stops the server (64)."""
+    try:
+        return [normalise_origin(origin) for origin in given]
+    except ValueError as exc:
+        sys.stderr.write(f"calc-server: error: {exc}\n")
+        raise SystemExit(EX_USAGE) from None
 
 
 def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
@@ -170,7 +191,7 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     p.add_argument(
         "--no-auth",
         action="store_true",
-        default=env.get("CALC_NO_AUTH", "") not in ("", "0"),
+        default=env_flag(env, "CALC_NO_AUTH"),
         help="no token at all; refused unless --host is a loopback address (env CALC_NO_AUTH)",
     )
     p.add_argument(
@@ -226,7 +247,7 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     p.add_argument(
         "--reuse-port",
         action="store_true",
-        default=env.get("CALC_REUSE_PORT", "") not in ("", "0"),
+        default=env_flag(env, "CALC_REUSE_PORT"),
         help="bind with SO_REUSEPORT so other processes may share the port, as --workers "
         "does for each worker (env CALC_REUSE_PORT)",
     )
@@ -257,8 +278,16 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
 def parse_settings(
     argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ
 ) -> Settings:
-    """Build Settings from flags, falling back to the environment, then to the defaults."""
-    ns = parser(env).parse_args(argv)
+    """Build Settings from flags, falling back to the environment, then to the defaults.
+
+    A malformed boolean environment variable exits 64 (EX_USAGE) with one line on stderr.
+    """
+    try:
+        p = parser(env)
+    except BadFlag as exc:
+        sys.stderr.write(f"calc-server: error: {exc}\n")
+        raise SystemExit(EX_USAGE) from None
+    ns = p.parse_args(argv)
     return Settings(
         host=ns.host,
         port=ns.port,
@@ -267,7 +296,7 @@ def parse_settings(
         log_level=ns.log_level,
         token=ns.token or None,
         no_auth=ns.no_auth,
-        allowed_origins=frozenset(ns.allow_origin),
+        allowed_origins=frozenset(_origins(ns.allow_origin)),
         tls_cert=ns.tls_cert,
         tls_key=ns.tls_key,
         max_connections=ns.max_connections,

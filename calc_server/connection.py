@@ -12,13 +12,15 @@ import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from calc_server import history_requests
+from calc_server.admission import admit
 from calc_server.calculation import Outcome
 from calc_server.features import features
-from calc_server.gate import refuse_handshake
+from calc_server.frames import pong_frame
 from calc_server.history import HistoryStore
 from calc_server.history_requests import run_message
 from calc_server.hub import Hub, Peer, PeerWebSocket
-from calc_server.keys import HISTORY, HUB, METRICS, SERVICE, SETTINGS
+from calc_server.keys import HISTORY, HUB, METRICS, PENDING, SERVICE, SETTINGS
+from calc_server.masking import require_masked_frames
 from calc_server.metrics import Metrics
 from calc_server.ratelimit import TokenBucket
 from calc_server.service_api import Service
@@ -49,6 +51,9 @@ REMEMBERED_REQUESTS = 256
 
 MAX_ERROR_TEXT = 200
 """Longest ``error.message`` (and log excerpt) for a bad frame, in characters."""
+
+_BUDGETED = frozenset({WSMsgType.TEXT, WSMsgType.PING, WSMsgType.PONG})
+"""Frames that spend the client's message budget."""
 
 NO_STATUS_RECEIVED = 1005
 """RFC 6455 code for a close frame that carried no status code."""
@@ -87,10 +92,14 @@ class Connection:
 
     async def _serve(self, ws: web.WebSocketResponse, loop: asyncio.AbstractEventLoop) -> None:
         async for msg in ws:
-            if msg.type is WSMsgType.TEXT:
+            # pings and pongs are messages too: a ping flood costs the server as much
+            if msg.type in _BUDGETED:
                 over = self._bucket.take(loop.time())
-                if over == 0:
+                if over == 0 and msg.type is WSMsgType.TEXT:
                     await self._handle(msg.data)
+                elif over == 0 and msg.type is WSMsgType.PING:
+                    # through the hub: a peer that does not read its pongs is marked behind
+                    self._hub.send_frame(self.peer, pong_frame(msg.data))
                 elif over == 1:
                     self._error(ErrorCode.RATE_LIMITED, "too many messages; slow down")
                 elif over > RATE_LIMIT_CLOSE_AFTER:
@@ -101,6 +110,11 @@ class Connection:
                 await self.close(WSCloseCode.UNSUPPORTED_DATA, b"binary frames are not supported")
             elif msg.type is WSMsgType.ERROR:
                 log.warning("client %s: %s", self.peer.label, ws.exception())
+
+    def unmasked(self) -> None:
+        """The client sent an unmasked frame: it is being closed with 1002 (RFC 6455 5.1)."""
+        log.warning("client %s sent an unmasked frame, closing 1002", self.peer.label)
+        self.peer.close_code = WSCloseCode.PROTOCOL_ERROR
 
     async def close(self, code: int, reason: bytes) -> None:
         """Close with ``code``, remembered for the disconnect log line."""
@@ -114,7 +128,11 @@ class Connection:
             # the decoder quotes offending values; a huge frame must not come back or be logged
             text = str(exc)
             if len(text) > MAX_ERROR_TEXT:
-                text = text[: MAX_ERROR_TEXT - 1] + "…"
+                # keep msgspec's " - at `$.field`": it says which field was wrong
+                head, at, where = text.rpartition(" - at `")
+                tail = at + where if at and len(where) < 80 else ""
+                head = head if tail else text
+                text = head[: MAX_ERROR_TEXT - 1 - len(tail)] + "…" + tail
             log.info("client %s sent a bad message: %r", self.peer.label, text)
             self._metrics.bad_messages += 1
             self._error(ErrorCode.BAD_MESSAGE, text, request_id_of(data))
@@ -191,23 +209,18 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     app = request.app
     settings, hub, service, metrics = app[SETTINGS], app[HUB], app[SERVICE], app[METRICS]
     history = app[HISTORY]
-    refusal = refuse_handshake(
-        request,
-        token=settings.token,
-        allowed_origins=settings.allowed_origins,
-        connected=len(hub),
-        max_connections=settings.max_connections,
-    )
-    if refusal is not None:
-        metrics.handshakes_refused += 1
-        raise refusal
+    await admit(request)
     ws = PeerWebSocket(
         heartbeat=settings.heartbeat,
+        autoping=False,  # Connection answers pings itself, within the client's budget
+        timeout=settings.behind_timeout,  # a close handshake the peer does not answer
         compress=False,
         max_msg_size=settings.max_message_bytes,
         decode_text=False,
     )
     await ws.prepare(request)
+    if (pending := app.get(PENDING)) is not None:
+        pending.upgraded(request.protocol)
     transport = request.transport
     if transport is None or hub.closing:
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
@@ -240,12 +253,17 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     hub.presence_changed()
     bucket = TokenBucket(settings.rate_burst, settings.rate_per_second)
     connection = Connection(peer, hub, service, bucket, metrics, history.store)
+    require_masked_frames(request, connection.unmasked)
     try:
         await connection.serve()
+    except ConnectionError:
+        pass  # the peer went away (reset, or lost while we wrote): an ordinary disconnect
     except Exception:
         log.exception("error on connection %s, closing 1011", peer.label)
         await connection.close(WSCloseCode.INTERNAL_ERROR, b"internal error")
     finally:
+        if transport.get_write_buffer_size():
+            transport.abort()  # unsent bytes after the end: the peer stopped reading
         if hub.remove(peer):
             log.info(
                 "disconnect %s from %s (code %d), %d connected",

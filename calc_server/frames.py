@@ -38,3 +38,11 @@ def direct_fd(transport: asyncio.BaseTransport) -> int:
         return -1
     fd: int = sock.fileno()
     return fd
+
+
+_PONG_FIN = 0x8A  # FIN bit + pong opcode
+
+
+def pong_frame(payload: bytes) -> bytes:
+    """The pong answering a ping that carried ``payload`` (at most 125 bytes, RFC 6455 5.5)."""
+    return struct.pack("!BB", _PONG_FIN, len(payload)) + payload

@@ -161,6 +161,7 @@ class Hub:
         self._peers.discard(peer)
         self._closing(peer)
         peer.ws.before_close = None  # the hook refers to the peer: no cycle outlives it
+        self._gc.departed()
         return True
 
     def _closing(self, peer: Peer) -> None:
@@ -175,6 +176,10 @@ class Hub:
         is marked behind like a slow broadcast receiver, its replies are dropped, it gets
         the latest snapshot when it drains, and is cut off if it does not.
         """
+        self.send_frame(peer, text_frame(payload))
+
+    def send_frame(self, peer: Peer, frame: bytes) -> None:
+        """Write one complete frame (a reply, a pong) to one peer, with ``send``'s rules."""
         transport = peer.transport
         if peer in self._behind:
             self.metrics.peers_skipped += 1
@@ -184,7 +189,7 @@ class Hub:
             self._mark_behind(peer)
             self.metrics.peers_skipped += 1
         else:
-            transport.write(text_frame(payload))
+            transport.write(frame)
 
     def broadcast_state(self, payload: bytes) -> None:
         """Fan a pre-encoded state message out to every peer."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from calc_server.auth_limits import GuessLimiter, RefusalLog
 from calc_server.config import Settings
 from calc_server.hub import Hub
 from calc_server.metrics import Metrics
+from calc_server.pending import PendingHandshakes
 from calc_server.run_history import RunHistory
 from calc_server.service_api import Service
 
@@ -16,3 +18,6 @@ METRICS = web.AppKey("metrics", Metrics)
 SERVICE = web.AppKey("service", Service)
 EPOCH = web.AppKey("epoch", str)
 HISTORY = web.AppKey("history", RunHistory)
+GUESSES = web.AppKey("guesses", GuessLimiter)
+REFUSALS = web.AppKey("refusals", RefusalLog)
+PENDING = web.AppKey("pending", PendingHandshakes)

@@ -12,6 +12,10 @@ from aiohttp import web
 
 from calc_server.app import make_app
 from calc_server.config import Settings
+from calc_server.fdlimit import pending_bound
+from calc_server.httplog import REQUEST_LOG
+from calc_server.keys import PENDING
+from calc_server.pending import BoundedSite, PendingHandshakes
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,8 @@ async def start_server(settings: Settings) -> RunningServer:
     or the TLS files cannot be read, ``ssl.SSLError`` when they are not a valid key pair.
     """
     app = make_app(settings)
+    pending = PendingHandshakes(pending_bound(), settings.handshake_timeout)
+    app[PENDING] = pending
     ssl_context = None
     if settings.tls_cert is not None:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -64,17 +70,20 @@ async def start_server(settings: Settings) -> RunningServer:
         app,
         handle_signals=False,
         access_log=None,
+        logger=REQUEST_LOG,  # no traceback, no header value: a credential never reaches the log
         shutdown_timeout=settings.shutdown_timeout,
         # also bounds how long a new connection may take to send its handshake request
         keepalive_timeout=settings.handshake_timeout,
     )
     await runner.setup()
-    site = web.TCPSite(
+    site = BoundedSite(
         runner,
         settings.host,
         settings.port,
         ssl_context=ssl_context,
         reuse_port=settings.reuse_port or None,
+        pending=pending,
+        handshake_timeout=settings.handshake_timeout,
     )
     try:
         await site.start()

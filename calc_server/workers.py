@@ -3,7 +3,7 @@
 Each worker is a whole ``calc-server`` (one event loop, one core at most) and a node of the
 cluster on ``--redis``: the kernel spreads new connections over the workers, and Redis keeps
 them one calculation. This parent only holds the port, starts the workers, starts one again
-if it dies, and stops them all on SIGINT or SIGTERM.
+if it dies, and stops them all on SIGINT, SIGTERM or SIGHUP (closing its terminal).
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def worker_command(settings: Settings, argv: Sequence[str], port: int, index: in
 
 
 def run_workers(settings: Settings, argv: Sequence[str]) -> int:
-    """Run ``settings.workers`` workers until SIGINT or SIGTERM; the exit code of ``main``."""
+    """Run ``settings.workers`` workers until SIGINT, SIGTERM or SIGHUP; the exit code of
+    ``main``."""
     try:
         settings.check()
         holder = reserve_port(settings.host, settings.port)
@@ -60,7 +61,7 @@ def run_workers(settings: Settings, argv: Sequence[str]) -> int:
         return 1
     port = holder.getsockname()[1]
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     commands = [worker_command(settings, argv, port, i) for i in range(1, settings.workers + 1)]
     workers = [subprocess.Popen(command, stdin=subprocess.DEVNULL) for command in commands]

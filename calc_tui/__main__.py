@@ -7,7 +7,12 @@ import asyncio
 import os
 from collections.abc import Mapping, Sequence
 
-from calc_client.options import INSECURE_WARNING, add_name_option, add_security_options
+from calc_client.options import (
+    INSECURE_WARNING,
+    add_name_option,
+    add_security_options,
+    env_token_problem,
+)
 from calc_client.security import client_ssl
 from calc_local.argtypes import port, positive_seconds, websocket_url
 from calc_local.defaults import DEFAULT_PORT, DEFAULT_URL, default_url
@@ -57,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the app; with ``--serve``, next to an embedded server."""
     p = parser()
     args = p.parse_args(argv)
+    if args.token is None and (problem := env_token_problem(os.environ)):
+        p.error(problem)
     if not args.serve:
         if args.port != DEFAULT_PORT or args.stage_seconds != 2.0:
             p.error("--port and --stage-seconds need --serve")

@@ -35,6 +35,7 @@ from calc_tui.text import (
     describe_error,
     describe_rejection,
     plain,
+    who,
 )
 from calc_tui.widgets.connection_indicator import ConnectionIndicator
 from calc_tui.widgets.event_log import EventLog
@@ -450,7 +451,7 @@ class CalcApp(App[None]):
 
 def _describe_change(old: State | None, new: State) -> str | None:
     """The event-log line for a new snapshot, or None when nothing a user cares about changed."""
-    by = plain(new.started_by or "someone", 48)
+    by = who(new.started_by or "someone")
     if old is None or old.epoch != new.epoch:
         if new.state is Phase.IDLE:
             return "synced: idle"
@@ -461,7 +462,7 @@ def _describe_change(old: State | None, new: State) -> str | None:
         return None
     match new.state:
         case Phase.CANCELED:
-            return f"CANCELED by {plain(new.ended_by or 'someone', 48)}"
+            return f"CANCELED by {who(new.ended_by or 'someone')}"
         case Phase.FAILED:
             return f"FAILED: {plain(new.ended_by or 'unknown error', 60)}"
         case _:

@@ -6,6 +6,7 @@ snapshot arrived, so the wall clock never enters and tests need no real time.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from protocol import Phase, State
@@ -28,8 +29,8 @@ def progress_at(state: State, since: float) -> Progress:
     stages = max(state.stages, 1)
     duration = state.stage_duration
     total = stages * duration
-    if state.state is Phase.IDLE or duration <= 0:
-        return IDLE
+    if state.state is Phase.IDLE or not 0 < total < math.inf:
+        return IDLE  # nothing to show, or a server's durations too large to compute with
     if state.state is Phase.SUCCESS:
         return Progress(1.0, total, None)
     in_stage = state.stage_elapsed

@@ -12,14 +12,16 @@ import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 from textual.app import App
 from textual.logging import TextualHandler
 
 from calc_local.defaults import DEFAULT_PORT
-from calc_local.tokenfile import remove_token, token_published
+from calc_local.tokenfile import remove_tokens, token_published
 from calc_server.config import Settings
 from calc_server.runner import start_server
+from calc_server.tokenfiles import listening_hosts
 from calc_tui.hangup import ends_on_hangup
 
 __all__ = ["serve_and_run"]
@@ -68,11 +70,13 @@ async def serve_and_run(
                 reason = "the port is in use (choose another: calc-tui --serve --port N)"
             print(f"calc-tui: cannot serve on {host}:{port}: {reason}", file=sys.stderr)
             return 1
+        hosts = listening_hosts(server.runner.addresses)  # gone once the server stops
         try:
-            with token_published(server.port, token):
+            with token_published(server.port, token, hosts=hosts):
                 app = make(server.url, token)
-                # a process ended the hard way runs no finally: remove the file before it goes
-                with ends_on_hangup(app, before_abandon=lambda: remove_token(server.port)):
+                # a process ended the hard way runs no finally: remove the files before it goes
+                abandon = partial(remove_tokens, server.port, hosts)
+                with ends_on_hangup(app, before_abandon=abandon):
                     await app.run_async(headless=headless)
         finally:
             await server.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calc_client.text import plain
+from calc_client.text import plain, who
 from protocol import AckReason, ErrorCode
 
 __all__ = [
@@ -12,7 +12,9 @@ __all__ = [
     "describe_rejection",
     "plain",
     "seconds",
+    "who",
 ]
+
 
 _REJECTIONS: dict[str, str] = {
     AckReason.ALREADY_RUNNING: "A calculation is already running",
@@ -54,8 +56,22 @@ def describe_error(code: str, message: str) -> str:
 
 
 def seconds(value: float) -> str:
-    """A duration for humans: ``4.2s`` under a minute, ``1:05`` above."""
+    """A duration for humans: ``4.2s`` under a minute, ``1:05`` above, ``>99:59:59`` beyond.
+
+    The value comes from the server: a huge or infinite one must not overflow or fill a line.
+    """
+    if not value >= 0:  # NaN or negative
+        return "?"
     if value < 60:
         return f"{value:.1f}s"
+    if value >= _LONGEST:
+        return ">99:59:59"
     minutes, secs = divmod(int(value), 60)
-    return f"{minutes}:{secs:02d}"
+    if minutes < 60:
+        return f"{minutes}:{secs:02d}"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+_LONGEST = 100 * 3600.0
+"""Durations from here on are all shown alike."""

@@ -27,9 +27,19 @@ RequestId = Annotated[
         description="Client-chosen id, echoed in the ack. 1 to 64 characters.",
     ),
 ]
-CLIENT_NAME_PATTERN = "^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+$"
-"""Client names carry no control or bidi-override characters: they end up in logs and on
-other users' terminals."""
+_INVISIBLE = (
+    # Unicode category Cf (format: zero-width, joiners, bidi controls, tags), Zl and Zp
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+    # blank letters that render as nothing: Hangul fillers, combining grapheme joiner
+    "\u034f\u115f\u1160\u3164\uffa0"
+)
+CLIENT_NAME_PATTERN = f"^[^\x00-\x1f\x7f-\x9f{_INVISIBLE}]+$"
+"""Client names carry no control, format (Unicode Cf: zero-width, bidi) or invisible
+characters: they end up in logs and on other users' terminals, where a padded or reordered
+name could pass for another client's."""
 
 ClientName = Annotated[
     str,
@@ -37,7 +47,8 @@ ClientName = Annotated[
         min_length=1,
         max_length=64,
         pattern=CLIENT_NAME_PATTERN,
-        description="Client name, 1 to 64 characters, no control characters.",
+        description="Client name, 1 to 64 characters, no control, format (Cf) or "
+        "invisible characters.",
     ),
 ]
 Count = Annotated[int, Meta(ge=0)]

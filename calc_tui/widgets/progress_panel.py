@@ -10,7 +10,7 @@ from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
 
 from calc_tui.progress import IDLE, Progress
-from calc_tui.text import plain, seconds
+from calc_tui.text import plain, seconds, who
 from calc_tui.widgets.spinner import Spinner
 from protocol import Phase, State
 
@@ -50,7 +50,7 @@ def detail_line(state: State | None) -> Content:
         return Content("No calculation yet. Press s to start one.")
     parts: list[str | tuple[str, str]] = [(plain(state.calculation_id, 16), "$foreground-muted")]
     if state.started_by:
-        parts.append(f"  started by {plain(state.started_by, 48)}")
+        parts.append(f"  started by {who(state.started_by, 48)}")
     return Content.assemble(*parts)
 
 
@@ -62,7 +62,7 @@ def times_line(state: State | None, progress: Progress) -> Content:
     if progress.remaining is not None:
         parts.append(f"   remaining {seconds(progress.remaining)}")
     if state.state is Phase.CANCELED:
-        parts.append((f"   canceled by {plain(state.ended_by or 'someone', 48)}", "$text-error"))
+        parts.append((f"   canceled by {who(state.ended_by or 'someone')}", "$text-error"))
     elif state.state is Phase.FAILED:
         parts.append((f"   failed: {plain(state.ended_by or 'unknown error', 48)}", "$text-error"))
     return Content.assemble(*parts)

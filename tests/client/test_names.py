@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 
 import msgspec
@@ -11,6 +12,7 @@ from calc_local.defaults import client_name
 from calc_local.names import fit_name, name_problem
 from calc_server.runner import RunningServer
 from protocol import PROTOCOL_VERSION, Hello, Phase, State, client_decoder, encode
+from protocol.messages import CLIENT_NAME_PATTERN
 from tests.client.calc_process import clean_env, run_calc
 from tests.conftest import ServerFactory
 from tests.wsclient import RawClient
@@ -25,6 +27,11 @@ HOSTILE = [
     "c1\x9bcontrol",
     "\x00\x01",
     "üñí©ødé@høst",
+    "zero\u200bwidth",
+    "\ufeffbom",
+    "filler\u3164",
+    "line\u2028separator",
+    "tag\U000e0041",
 ]
 
 
@@ -44,6 +51,17 @@ def test_the_local_name_rule_is_the_protocols(text: str) -> None:
     assert wire_accepts(fit_name(text))
 
 
+def test_the_local_rule_forbids_exactly_the_characters_the_protocol_forbids() -> None:
+    """Every code point, so neither copy of the rule can drift from the other."""
+    pattern = re.compile(CLIENT_NAME_PATTERN)
+    differ = [
+        hex(code)
+        for code in range(0x110000)
+        if (name_problem(f"a{chr(code)}") is None) != bool(pattern.fullmatch(f"a{chr(code)}"))
+    ]
+    assert differ == []
+
+
 def test_default_is_user_at_host_and_calc_name_wins() -> None:
     host = socket.gethostname()
     assert client_name({"LOGNAME": "alice"}) == f"alice@{host}"[:64]
@@ -56,10 +74,11 @@ async def started_by(server: RunningServer, *args: str, **env: str) -> str:
     """Run ``calc start ARGS`` with ``env``; the ``started_by`` the server gave the run."""
     watcher = await RawClient.open_ready(server.url)
     try:
-        await watcher.send(Hello(protocol=PROTOCOL_VERSION, client="watcher"))
+        mark = await watcher.send(Hello(protocol=PROTOCOL_VERSION, client="watcher"))
         result = await run_calc("start", "--url", server.url, *args, env=clean_env(**env))
         assert result.code == 0, result.stderr
-        state = await watcher.expect(State, lambda s: s.state is Phase.STARTING)
+        # the state may have arrived before calc exited: look from before it started
+        state = await watcher.expect(State, lambda s: s.state is Phase.STARTING, since=mark)
         assert state.started_by is not None
         return state.started_by
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import stat
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from calc_local.tokenfile import read_token, token_path, write_token
 from tests.client.calc_process import clean_env, run_calc
+from tests.server_process import start_listening
 
 CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
 
@@ -20,23 +20,7 @@ async def start_server(
     env: dict[str, str], *args: str
 ) -> tuple[asyncio.subprocess.Process, int, str]:
     """Start calc-server on a free port; return it, the port and its log up to listening."""
-    proc = await asyncio.create_subprocess_exec(
-        CALC_SERVER,
-        "--port",
-        "0",
-        *args,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    head = ""
-    async with asyncio.timeout(60):  # a busy machine starts Python slowly
-        while line := (await proc.stderr.readline()).decode():
-            head += line
-            if found := re.search(r"listening on wss?://[^:]+:(\d+)/ws", line):
-                return proc, int(found.group(1)), head
-    raise AssertionError("calc-server did not start")
+    return await start_listening(env, *args)
 
 
 async def stop(proc: asyncio.subprocess.Process) -> str:
@@ -113,8 +97,8 @@ async def test_no_auth_off_loopback_is_refused_with_a_clear_message() -> None:
 
 def test_token_file_path_follows_runtime_dir() -> None:
     env = {"XDG_RUNTIME_DIR": "/run/user/1000"}
-    assert token_path(8765, env) == Path("/run/user/1000/calc/token-8765")
-    assert token_path(8765, {"CALC_TOKEN_DIR": "/x"}) == Path("/x/token-8765")
+    assert token_path(8765, env) == Path("/run/user/1000/calc/token-127.0.0.1-8765")
+    assert token_path(8765, {"CALC_TOKEN_DIR": "/x"}, host="::1") == Path("/x/token-::1-8765")
     assert str(token_path(1, {})).startswith(os.path.expanduser("~"))
 
 
@@ -127,8 +111,8 @@ def test_token_dir_is_made_private_and_planted_links_are_not_followed(tmp_path: 
     bait.write_text("")
     bait.chmod(0o644)
     # an attacker's guess at a temporary name, and the final name, both as links to the bait
-    (directory / f".token-9999.{os.getpid()}").symlink_to(bait)
-    (directory / "token-9998").symlink_to(bait)
+    (directory / f".{token_path(9999, env).name}.{os.getpid()}").symlink_to(bait)
+    token_path(9998, env).symlink_to(bait)
     path = write_token(9999, "secret", env)
     assert bait.read_text() == ""
     assert not path.is_symlink()

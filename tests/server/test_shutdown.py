@@ -1,4 +1,4 @@
-"""A real calc-server process: listening line, graceful SIGTERM/SIGINT, exit code."""
+"""A real calc-server process: listening line, graceful SIGTERM/SIGINT/SIGHUP, exit code."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiohttp import WSCloseCode
 
-from calc_local.tokenfile import read_token
+from calc_local.tokenfile import read_token, token_path
 from protocol import Error, Phase, Start, State, Welcome
 from tests.looplag import LoopLag
 from tests.wsclient import RawClient
@@ -32,7 +32,8 @@ class ServerProcess:
     def __init__(self, proc: asyncio.subprocess.Process, url: str) -> None:
         self.proc = proc
         self.url = url
-        token = read_token(int(url.rsplit(":", 1)[1].split("/")[0]))
+        self.port = int(url.rsplit(":", 1)[1].split("/")[0])
+        token = read_token(self.port)
         assert token, "calc-server wrote no token file"
         self.headers = {"Authorization": f"Bearer {token}"}
 
@@ -68,7 +69,7 @@ async def process() -> AsyncIterator[ServerProcess]:
         await server.proc.wait()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 async def test_signal_cancels_running_calculation_then_closes_1001_and_exits_0(
     process: ServerProcess, sig: signal.Signals
 ) -> None:
@@ -95,6 +96,7 @@ async def test_signal_cancels_running_calculation_then_closes_1001_and_exits_0(
         log = await process.log()
         assert "shutting down" in log
         assert "Traceback" not in log
+        assert not token_path(process.port).exists()  # removed, as on every graceful exit
     finally:
         await a.close()
         await b.close()
