@@ -240,7 +240,8 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         default=env.get("CALC_HISTORY"),
         metavar="PATH",
         help="the run history file, or 'none' to keep it in memory only (env CALC_HISTORY; "
-        "default history-PORT.sqlite3 in the state directory, memory only with --port 0)",
+        "default history-PORT.sqlite3 in the state directory, memory only with --port 0 "
+        "or --redis)",
     )
     p.add_argument(
         "--history-keep",
