@@ -126,6 +126,11 @@ class Settings:
             )
         if self.redis_url is None:
             return
+        if self.workers > 1 and self.history is not None:
+            raise ValueError(
+                f"--workers {self.workers} with --history {self.history}: the workers cannot "
+                "share one history file; leave --history out (each keeps it in memory)"
+            )
         if urlsplit(self.redis_url).scheme not in SCHEMES:
             raise ValueError(
                 f"--redis {redacted_url(self.redis_url)}: give redis://HOST:PORT/DB, "
@@ -256,7 +261,8 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         default=env.get("CALC_HISTORY"),
         metavar="PATH",
         help="the run history file, or 'none' to keep it in memory only (env CALC_HISTORY; "
-        "default history-PORT.sqlite3 in the state directory, memory only with --port 0)",
+        "default history-PORT.sqlite3 in the state directory, memory only with --port 0 "
+        "or --redis)",
     )
     p.add_argument(
         "--history-keep",
@@ -305,20 +311,25 @@ def parse_settings(
         lease_seconds=ns.lease_seconds,
         workers=ns.workers,
         reuse_port=ns.reuse_port,
-        history=history_file(ns.history, ns.port, env),
+        history=history_file(ns.history, ns.port, env, cluster=bool(ns.redis)),
         history_keep=ns.history_keep,
     )
 
 
-def history_file(option: str | None, port: int, env: Mapping[str, str]) -> Path | None:
+def history_file(
+    option: str | None, port: int, env: Mapping[str, str], *, cluster: bool = False
+) -> Path | None:
     """The history file ``--history`` names; None for ``none``.
 
     Unset, it is ``history-PORT.sqlite3`` in the state directory, except with ``--port 0``:
     a file named after a port picked at random would never be opened again, so a restart
-    could not find its runs; such a server keeps its history in memory.
+    could not find its runs; such a server keeps its history in memory. So does a cluster
+    node (``cluster``): its workers share the port, so they would all open the one file.
     """
     if option is None or option == "":
-        return None if port == 0 else default_history_path(state_dir(env), port)
+        if cluster or port == 0:
+            return None
+        return default_history_path(state_dir(env), port)
     if option == "none":
         return None
     return Path(option).expanduser()

@@ -51,7 +51,7 @@ class Cluster:
         return process
 
     async def client(self, name: str, **kwargs: Any) -> RawClient:
-        """A client of node ``name``, its welcome and first state received."""
+        """A connected client of node ``name`` (wait for its greeting with ``since=0``)."""
         client = await RawClient.open(self.nodes[name].url, headers=self.headers, **kwargs)
         self._clients.append(client)
         return client

@@ -31,19 +31,24 @@ async def test_a_killed_owners_run_goes_on_from_another_node_on_its_grid(redis_u
         starter = await cluster.client("a")
         watchers = [await cluster.client(name) for name in ("b", "b", "c", "c")]
         for client in (starter, *watchers):
-            await client.expect(State, timeout=BOUND)
-        await starter.send(Start(request_id="go"))
-        assert (await starter.ack("go", timeout=BOUND)).accepted
+            await client.expect(State, since=0, timeout=BOUND)
+        first = watchers[0]
+        watched = first.mark()
+        sent = await starter.send(Start(request_id="go"))
+        assert (await starter.ack("go", since=sent, timeout=BOUND)).accepted
         cluster.nodes["a"].signal(signal.SIGKILL)
         killed_at = asyncio.get_running_loop().time()
         await cluster.nodes["a"].wait(timeout=BOUND)
-        first = watchers[0]
-        started = await first.expect(State, lambda s: s.state is Phase.STARTING, timeout=BOUND)
+        started = await first.expect(
+            State, lambda s: s.state is Phase.STARTING, since=watched, timeout=BOUND
+        )
         taken_over = await first.expect(
-            State, lambda s: s.state is Phase.IN_PROGRESS, timeout=lease + BOUND
+            State, lambda s: s.state is Phase.IN_PROGRESS, since=watched, timeout=lease + BOUND
         )
         failover = first.received_at[first.messages.index(taken_over)] - killed_at
-        done = await first.expect(State, lambda s: s.state is Phase.SUCCESS, timeout=BOUND)
+        done = await first.expect(
+            State, lambda s: s.state is Phase.SUCCESS, since=watched, timeout=BOUND
+        )
         for watcher in watchers:
             await sees(watcher, done.seq)
 
@@ -65,10 +70,12 @@ async def test_an_owner_paused_past_its_lease_changes_nothing_when_it_wakes(
     async with cluster_of(redis_url, stage_seconds=stage, lease_seconds=lease_time) as cluster:
         owner = await cluster.node("a")
         client = await cluster.client("a")
-        await client.expect(State, timeout=BOUND)
-        await client.send(Start(request_id="go"))
-        assert (await client.ack("go", timeout=BOUND)).accepted
-        started = await client.expect(State, lambda s: s.state is Phase.STARTING, timeout=BOUND)
+        await client.expect(State, since=0, timeout=BOUND)
+        sent = await client.send(Start(request_id="go"))
+        assert (await client.ack("go", since=sent, timeout=BOUND)).accepted
+        started = await client.expect(
+            State, lambda s: s.state is Phase.STARTING, since=sent, timeout=BOUND
+        )
         owner.signal(signal.SIGSTOP)
         paused_at = time.time()
 
@@ -89,7 +96,9 @@ async def test_an_owner_paused_past_its_lease_changes_nothing_when_it_wakes(
             assert client.states()[-1].seq == started.seq
             # once the lease is free again the run goes on, its overdue stage ending at once
             await thief.release(grant)
-            done = await client.expect(State, lambda s: s.state is Phase.SUCCESS, timeout=BOUND)
+            done = await client.expect(
+                State, lambda s: s.state is Phase.SUCCESS, since=sent, timeout=BOUND
+            )
         finally:
             await redis.aclose()
 

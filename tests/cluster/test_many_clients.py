@@ -23,7 +23,7 @@ async def test_a_thousand_clients_over_three_nodes_see_every_state_in_order(
     async with cluster_of(redis_url, stage_seconds=0.5) as cluster:
         await asyncio.gather(*(cluster.node(name) for name in NODES))
         driver = await cluster.client("a")
-        await driver.expect(State, timeout=BOUND)
+        await driver.expect(State, since=0, timeout=BOUND)
         connector = aiohttp.TCPConnector(limit=0, force_close=True)
         async with aiohttp.ClientSession(connector=connector, headers=cluster.headers) as session:
             share = [CLIENTS // 3 + (i < CLIENTS % 3) for i in range(3)]
@@ -35,15 +35,17 @@ async def test_a_thousand_clients_over_three_nodes_see_every_state_in_order(
             )
             watchers = [w for group in groups for w in group]
             try:
-                await driver.send(Start(request_id="full"))
-                assert (await driver.ack("full", timeout=BOUND)).accepted
-                await driver.expect(State, lambda s: s.state is Phase.SUCCESS, timeout=BOUND)
-                await driver.send(Start(request_id="short"))
-                assert (await driver.ack("short", timeout=BOUND)).accepted
-                await driver.send(Cancel(request_id="stop"))
-                assert (await driver.ack("stop", timeout=BOUND)).accepted
+                sent = await driver.send(Start(request_id="full"))
+                assert (await driver.ack("full", since=sent, timeout=BOUND)).accepted
+                await driver.expect(
+                    State, lambda s: s.state is Phase.SUCCESS, since=sent, timeout=BOUND
+                )
+                sent = await driver.send(Start(request_id="short"))
+                assert (await driver.ack("short", since=sent, timeout=BOUND)).accepted
+                sent = await driver.send(Cancel(request_id="stop"))
+                assert (await driver.ack("stop", since=sent, timeout=BOUND)).accepted
                 final = await driver.expect(
-                    State, lambda s: s.state is Phase.CANCELED, timeout=BOUND
+                    State, lambda s: s.state is Phase.CANCELED, since=sent, timeout=BOUND
                 )
                 await asyncio.gather(*(w.until_seq(final.seq, timeout=60) for w in watchers))
             finally:

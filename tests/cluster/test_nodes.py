@@ -32,9 +32,8 @@ def contiguous(seqs: list[int]) -> bool:
 
 
 async def sees(client: RawClient, seq: int) -> None:
-    """Until ``client`` has received the state with ``seq`` (taken by an earlier wait or not)."""
-    if not any(state.seq >= seq for state in client.states()):
-        await client.expect(State, lambda s: s.seq >= seq, timeout=BOUND)
+    """Until ``client`` has received the state with ``seq`` (already received or still to come)."""
+    await client.expect(State, lambda s: s.seq >= seq, since=0, timeout=BOUND)
 
 
 async def three_nodes_with_clients(cluster: Cluster, per_node: int) -> dict[str, list[RawClient]]:
@@ -42,8 +41,8 @@ async def three_nodes_with_clients(cluster: Cluster, per_node: int) -> dict[str,
     await asyncio.gather(*(cluster.node(name) for name in NODES))
     clients = {name: [await cluster.client(name) for _ in range(per_node)] for name in NODES}
     for client in itertools.chain.from_iterable(clients.values()):
-        await client.expect(Welcome, timeout=BOUND)
-        await client.expect(State, timeout=BOUND)
+        await client.expect(Welcome, since=0, timeout=BOUND)
+        await client.expect(State, since=0, timeout=BOUND)
     return clients
 
 
@@ -56,26 +55,32 @@ async def test_three_nodes_show_identical_seqs_for_a_full_run_and_one_started_on
         welcomes = [next(m for m in c.messages if isinstance(m, Welcome)) for c in everyone]
         a, c = clients["a"][0], clients["c"][0]
 
-        await a.send(Start(request_id="full"))
-        started = await a.ack("full", timeout=BOUND)
+        sent = await a.send(Start(request_id="full"))
+        started = await a.ack("full", since=sent, timeout=BOUND)
         assert started.accepted
-        success = await a.expect(State, lambda s: s.state is Phase.SUCCESS, timeout=BOUND)
+        success = await a.expect(
+            State, lambda s: s.state is Phase.SUCCESS, since=sent, timeout=BOUND
+        )
         for client in everyone:
             await sees(client, success.seq)
 
-        await a.send(Start(request_id="second"))
-        second = await a.ack("second", timeout=BOUND)
+        watched = c.mark()
+        sent = await a.send(Start(request_id="second"))
+        second = await a.ack("second", since=sent, timeout=BOUND)
         assert second.accepted
-        run = (await a.expect(State, lambda s: s.seq == second.seq)).calculation_id
+        run = (await a.expect(State, lambda s: s.seq == second.seq, since=sent)).calculation_id
         await c.expect(
             State,
             lambda s: s.calculation_id == run and s.state is Phase.IN_PROGRESS,
+            since=watched,
             timeout=BOUND,
         )
-        await c.send(Cancel(request_id="stop"))
-        stopped = await c.ack("stop", timeout=BOUND)
+        sent = await c.send(Cancel(request_id="stop"))
+        stopped = await c.ack("stop", since=sent, timeout=BOUND)
         assert stopped.accepted
-        canceled = await c.expect(State, lambda s: s.state is Phase.CANCELED, timeout=BOUND)
+        canceled = await c.expect(
+            State, lambda s: s.state is Phase.CANCELED, since=sent, timeout=BOUND
+        )
         assert canceled.seq == stopped.seq  # the ack names the state it caused
         for client in everyone:
             await sees(client, canceled.seq)
@@ -98,10 +103,12 @@ async def test_three_nodes_show_identical_seqs_for_a_full_run_and_one_started_on
 async def test_every_node_counts_the_whole_cluster(redis_url: str) -> None:
     async with cluster_of(redis_url, stage_seconds=1.0) as cluster:
         clients = await three_nodes_with_clients(cluster, per_node=2)
+        first = list(itertools.chain.from_iterable(clients.values()))
+        marks = [client.mark() for client in first]  # seven clients only from here on
         extra = await cluster.client("b")
-        everyone = [*itertools.chain.from_iterable(clients.values()), extra]
-        for client in everyone:
-            await client.expect(Presence, lambda p: p.clients == 7, timeout=BOUND)
+        everyone = [*first, extra]
+        for client, mark in zip(everyone, [*marks, 0], strict=True):
+            await client.expect(Presence, lambda p: p.clients == 7, since=mark, timeout=BOUND)
 
 
 async def test_twenty_clients_racing_start_across_nodes_start_one_run(redis_url: str) -> None:
@@ -109,10 +116,17 @@ async def test_twenty_clients_racing_start_across_nodes_start_one_run(redis_url:
         await asyncio.gather(*(cluster.node(name) for name in NODES))
         racers = [await cluster.client(NODES[i % 3]) for i in range(20)]
         for racer in racers:
-            await racer.expect(State, timeout=BOUND)
-        await asyncio.gather(*(r.send(Start(request_id=f"race{i}")) for i, r in enumerate(racers)))
-        acks = [await r.ack(f"race{i}", timeout=BOUND) for i, r in enumerate(racers)]
-        started = await racers[0].expect(State, lambda s: s.state is Phase.STARTING, timeout=BOUND)
+            await racer.expect(State, since=0, timeout=BOUND)
+        sent = await asyncio.gather(
+            *(r.send(Start(request_id=f"race{i}")) for i, r in enumerate(racers))
+        )
+        acks = [
+            await r.ack(f"race{i}", since=mark, timeout=BOUND)
+            for i, (r, mark) in enumerate(zip(racers, sent, strict=True))
+        ]
+        started = await racers[0].expect(
+            State, lambda s: s.state is Phase.STARTING, since=sent[0], timeout=BOUND
+        )
         # every client has seen the run start before any ack arrives, and nothing else starts
         for racer in racers:
             await sees(racer, started.seq)
@@ -130,17 +144,17 @@ async def test_acks_and_reasons_are_the_same_from_every_node(redis_url: str) -> 
         await asyncio.gather(*(cluster.node(name) for name in NODES))
         a, b, c = [await cluster.client(name) for name in NODES]
         for client in (a, b, c):
-            await client.expect(State, timeout=BOUND)
-        await b.send(Cancel(request_id="nothing"))
-        nothing = await b.ack("nothing", timeout=BOUND)
-        await a.send(Start(request_id="go"))
-        go = await a.ack("go", timeout=BOUND)
-        await c.send(Start(request_id="again"))
-        again = await c.ack("again", timeout=BOUND)
-        await b.send(Cancel(request_id="old", calculation_id="not-this-one"))
-        old = await b.ack("old", timeout=BOUND)
-        await c.send(Cancel(request_id="stop"))
-        stop = await c.ack("stop", timeout=BOUND)
+            await client.expect(State, since=0, timeout=BOUND)
+        sent = await b.send(Cancel(request_id="nothing"))
+        nothing = await b.ack("nothing", since=sent, timeout=BOUND)
+        sent = await a.send(Start(request_id="go"))
+        go = await a.ack("go", since=sent, timeout=BOUND)
+        sent = await c.send(Start(request_id="again"))
+        again = await c.ack("again", since=sent, timeout=BOUND)
+        sent = await b.send(Cancel(request_id="old", calculation_id="not-this-one"))
+        old = await b.ack("old", since=sent, timeout=BOUND)
+        sent = await c.send(Cancel(request_id="stop"))
+        stop = await c.ack("stop", since=sent, timeout=BOUND)
 
     assert (nothing.accepted, nothing.reason, nothing.seq) == (False, AckReason.NOT_RUNNING, 0)
     assert (go.accepted, go.seq) == (True, 1)
@@ -158,9 +172,9 @@ async def test_a_password_in_the_redis_url_works_and_never_reaches_the_log(
     async with cluster_of(redis.url, stage_seconds=0.5) as cluster:
         node = await cluster.node("a", "--log-level", "DEBUG")
         client = await cluster.client("a")
-        await client.send(Start(request_id="go"))
-        assert (await client.ack("go", timeout=BOUND)).accepted
-        await client.expect(State, lambda s: s.state is Phase.SUCCESS, timeout=BOUND)
+        sent = await client.send(Start(request_id="go"))
+        assert (await client.ack("go", since=sent, timeout=BOUND)).accepted
+        await client.expect(State, lambda s: s.state is Phase.SUCCESS, since=sent, timeout=BOUND)
     wrong = redis.url.replace(password, "not-the-" + password)
     with pytest.raises(RuntimeError) as refused:
         await ServerProcess.start("--redis", wrong, token="t", ready_timeout=BOUND)

@@ -23,12 +23,14 @@ async def test_two_workers_serve_one_port_as_one_calculation(redis_url: str) -> 
             int(m) for m in re.findall(r"listening on ws://[^:]+:(\d+)/ws", "".join(parent.log))
         }
         clients = [await cluster.client("w") for _ in range(CLIENTS)]
-        welcomes = [await c.expect(Welcome, timeout=BOUND) for c in clients]
+        welcomes = [await c.expect(Welcome, since=0, timeout=BOUND) for c in clients]
         for client in clients:
-            await client.expect(State, timeout=BOUND)
-        await clients[0].send(Start(request_id="go"))
-        assert (await clients[0].ack("go", timeout=BOUND)).accepted
-        done = await clients[0].expect(State, lambda s: s.state is Phase.SUCCESS, timeout=BOUND)
+            await client.expect(State, since=0, timeout=BOUND)
+        sent = await clients[0].send(Start(request_id="go"))
+        assert (await clients[0].ack("go", since=sent, timeout=BOUND)).accepted
+        done = await clients[0].expect(
+            State, lambda s: s.state is Phase.SUCCESS, since=sent, timeout=BOUND
+        )
         for client in clients:
             await sees(client, done.seq)
         parent.signal(signal.SIGTERM)

@@ -44,6 +44,19 @@ def test_history_options_and_their_environment() -> None:
     assert parse_settings(["--port", "0", "--history", "h.db"], env={}).history == Path("h.db")
 
 
+def test_a_cluster_node_keeps_its_history_in_memory_unless_given_a_file() -> None:
+    env = {"XDG_STATE_HOME": "/srv/state", "CALC_TOKEN": "t"}
+    cluster = ["--redis", "redis://127.0.0.1:6379/0"]
+    assert parse_settings([*cluster, "--workers", "2"], env=env).history is None
+    assert parse_settings(cluster, env=env).history is None
+    named = parse_settings([*cluster, "--history", "/srv/runs.sqlite3"], env=env)
+    assert named.history == Path("/srv/runs.sqlite3")
+    named.check()  # one process may keep its own file
+    shared = parse_settings([*cluster, "--workers", "2", "--history", "h.db"], env=env)
+    with pytest.raises(ValueError, match="workers cannot share one history file"):
+        shared.check()
+
+
 def test_environment_supplies_defaults_and_flags_win() -> None:
     env = {
         "CALC_HOST": "::1",
