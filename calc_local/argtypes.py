@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 
 
 def port(text: str) -> int:
@@ -28,3 +29,14 @@ def at_least_one(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+def command_line(text: str) -> tuple[str, ...]:
+    """A command and its arguments, split like a POSIX shell would (no shell runs it)."""
+    try:
+        argv = tuple(shlex.split(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"cannot split {text!r}: {exc}") from None
+    if not argv:
+        raise argparse.ArgumentTypeError("the command is empty")
+    return argv

@@ -1,4 +1,4 @@
-"""``calc-server`` / ``python -m calc_server``: run the server until SIGINT or SIGTERM."""
+"""``calc-server`` / ``python -m calc_server``: run the server until SIGINT, SIGTERM or SIGHUP."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import logging
 import resource
 import secrets
+import shlex
 import signal
 import ssl
 import sys
@@ -14,10 +15,14 @@ from dataclasses import replace
 
 from calc_local.tokenfile import token_path, token_published
 from calc_server.config import Settings, parse_settings
+from calc_server.jobs import JobConfigError
 from calc_server.loop import loop_factory
 from calc_server.runner import RunningServer, start_server
 
 log = logging.getLogger("calc_server")
+
+EX_USAGE = 64
+"""Exit code when the configured job cannot be run (a missing executable): fix the command."""
 
 
 def raise_open_file_limit(connections: int) -> None:
@@ -45,16 +50,19 @@ def announce_token(server: RunningServer, token: str) -> None:
 
 
 async def serve(settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM, then shut down gracefully."""
+    """Serve until SIGINT, SIGTERM or SIGHUP, then shut down gracefully (a job is canceled)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     generated = settings.token is None and not settings.no_auth
     if generated:
         settings = replace(settings, token=secrets.token_urlsafe(32))
     try:
         server = await start_server(settings)
+    except JobConfigError as exc:
+        log.error("%s", exc)
+        raise SystemExit(EX_USAGE) from None
     except ValueError as exc:
         log.error("%s", exc)
         raise SystemExit(2) from None
@@ -68,7 +76,10 @@ async def serve(settings: Settings) -> None:
                 announce_token(server, published)
             if settings.no_auth:
                 log.warning("authentication is off (--no-auth): anyone on this machine can connect")
-            log.info("listening on %s (stage %gs)", server.url, settings.stage_seconds)
+            runs = (
+                shlex.join(settings.job) if settings.job else f"stage {settings.stage_seconds:g}s"
+            )
+            log.info("listening on %s (%s)", server.url, runs)
             await stop.wait()
     except OSError as exc:
         log.error("cannot write the token file: %s", exc)

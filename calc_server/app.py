@@ -13,7 +13,8 @@ from calc_server.config import Settings
 from calc_server.connection import websocket_handler
 from calc_server.gate import authorized
 from calc_server.hub import Hub
-from calc_server.keys import EPOCH, HUB, METRICS, SERVICE, SETTINGS
+from calc_server.jobs import CommandJob, Job, TimerJob
+from calc_server.keys import EPOCH, HUB, JOB, METRICS, SERVICE, SETTINGS
 from calc_server.metrics import Metrics
 from calc_server.metrics import render as render_metrics
 from calc_server.service import CalculationService
@@ -62,7 +63,7 @@ _SCHEMA = render_schema()
 async def _on_shutdown(app: web.Application) -> None:
     """End a running calculation as CANCELED, tell everyone, then close every peer with 1001."""
     hub = app[HUB]
-    app[SERVICE].shutdown()
+    await app[SERVICE].shutdown()  # a job is given its (capped) grace; CANCELED goes out
     hub.stop()
     # peers stay in the hub: each handler removes its own and logs the disconnect
     peers = hub.peers
@@ -85,8 +86,23 @@ async def _bind_clock(app: web.Application) -> None:
     """Create the service on the running loop, so deadlines use the loop's monotonic clock."""
     loop = asyncio.get_running_loop()
     settings = app[SETTINGS]
-    calculation = Calculation(epoch=app[EPOCH], stage_duration=settings.stage_seconds)
-    app[SERVICE] = CalculationService(calculation, app[HUB], loop.time, app[METRICS])
+    job = app[JOB]
+    calculation = Calculation(
+        epoch=app[EPOCH], stage_duration=settings.stage_seconds, timed=job.timed
+    )
+    app[SERVICE] = CalculationService(
+        calculation, app[HUB], loop.time, app[METRICS], job=job, grace=settings.job_grace
+    )
+
+
+def make_job(settings: Settings) -> Job:
+    """What runs as the calculation: the configured command, else the built-in timer.
+
+    Raises ``JobConfigError`` (one line for the operator) when the command cannot be run.
+    """
+    if settings.job is None:
+        return TimerJob()
+    return CommandJob(settings.job, cwd=settings.job_cwd, grace=settings.job_grace)
 
 
 def make_app(settings: Settings | None = None) -> web.Application:
@@ -96,6 +112,7 @@ def make_app(settings: Settings | None = None) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app[EPOCH] = secrets.token_hex(8)
+    app[JOB] = make_job(settings)
     app[METRICS] = counters = Metrics()
     app[HUB] = Hub(
         send_buffer_limit=settings.send_buffer_limit,

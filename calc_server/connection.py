@@ -11,6 +11,7 @@ import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from calc_server.calculation import Outcome
+from calc_server.features import features
 from calc_server.gate import refuse_handshake
 from calc_server.hub import Hub, Peer
 from calc_server.keys import EPOCH, HUB, METRICS, SERVICE, SETTINGS
@@ -25,6 +26,7 @@ from protocol import (
     Error,
     ErrorCode,
     Hello,
+    Logs,
     Start,
     Sync,
     Welcome,
@@ -121,6 +123,8 @@ class Connection:
                 state = self._service.snapshot()
                 self._hub.send(self.peer, encode(state))
                 self._hub.send(self.peer, encode(Ack(request_id=rid, accepted=True, seq=state.seq)))
+            case Logs() as request:
+                self._hub.send(self.peer, self._service.output.logs(request))
 
     def _command(self, request_id: str, run: Callable[[], Outcome]) -> None:
         if self._answers is None:
@@ -186,15 +190,17 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         remote=_remote(request),
     )
 
-    def greeting(clients: int) -> tuple[bytes, bytes]:
+    def greeting(clients: int) -> list[bytes]:
         welcome = Welcome(
             protocol=PROTOCOL_VERSION,
             server=__version__,
             epoch=app[EPOCH],
             client_id=peer.client_id,
             clients=clients,
+            features=features(settings),
         )
-        return encode(welcome), encode(service.snapshot())
+        # the last run's latest lines right after its state: a late joiner sees what it missed
+        return [encode(welcome), encode(service.snapshot()), *service.output.tail()]
 
     hub.add(peer, greeting)
     metrics.connections += 1

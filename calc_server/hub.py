@@ -127,6 +127,22 @@ class Hub:
         self._state_frame = frame = text_frame(payload)
         self._fan_out(frame)
 
+    def broadcast_output(self, payload: bytes) -> None:
+        """Fan a pre-encoded ``output`` message out to every peer with room to spare.
+
+        Output never marks a peer behind: a peer with more than half the limit unsent, or
+        already behind, skips the batch (it sees a gap in the offsets and may ask ``logs``),
+        so an output flood can never hold back the state broadcasts.
+        """
+        frame = text_frame(payload)
+        room = self._limit // 2
+        for peer in self._peers:
+            transport = peer.transport
+            if peer.behind_since is not None or transport.get_write_buffer_size() > room:
+                self.metrics.output_skipped += 1
+            elif not (peer.ws.closed or transport.is_closing()):
+                transport.write(frame)
+
     def presence_changed(self) -> None:
         """Schedule one presence broadcast; connects and leaves close together share it."""
         if not self.closing:

@@ -7,7 +7,7 @@ constraints live in the types so the JSON Schema says what the decoder enforces.
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from msgspec import Meta, Struct, field
 
@@ -56,6 +56,7 @@ def _code(codes: type[enum.StrEnum], description: str) -> Meta:
 AckReasonCode = Annotated[str, _code(AckReason, "Why the command was refused.")]
 ErrorCodeText = Annotated[str, _code(ErrorCode, "What the error is about.")]
 Seconds = Annotated[float, Meta(ge=0)]
+Fraction = Annotated[float, Meta(ge=0.0, le=1.0)]
 
 
 class Phase(enum.Enum):
@@ -117,7 +118,22 @@ class Sync(_Message, tag="sync", kw_only=True):
     request_id: RequestId
 
 
-ClientMessage = Hello | Start | Cancel | Sync
+class Logs(_Message, tag="logs", kw_only=True):
+    """Ask for the kept output lines of the current run (or of ``calculation_id``, if kept).
+
+    Answered by one ``output`` carrying this ``request_id``; ``since`` null means the last
+    ``limit`` lines, an offset means the lines from there on (as many as fit one frame).
+    """
+
+    request_id: RequestId
+    since: Count | None = None
+    limit: Annotated[int, Meta(ge=1, le=1000)] = 100
+    calculation_id: str | None = None
+
+
+ClientMessage = (
+    Hello | Start | Cancel | Sync | Logs  # jobs (i15b)
+)
 """Every message a client may send."""
 
 
@@ -150,6 +166,14 @@ class State(_Message, tag="state", kw_only=True):
     stage_duration: Seconds
     started_by: str | None = None
     ended_by: str | None = None
+    progress: Fraction | None = None
+    """The run as a fraction: the job's reported progress, or the timer's stage-based one."""
+    message: Annotated[str, Meta(max_length=200)] | None = None
+    """The job's last message (its report, or why it failed); untrusted text."""
+    exit_code: int | None = None
+    """How the job's run ended: its exit code, or minus the signal that killed it."""
+    canceling: bool = False
+    """A cancel was asked for and the job's processes have not all exited yet."""
 
 
 class Ack(_Message, tag="ack", kw_only=True):
@@ -175,5 +199,28 @@ class Presence(_Message, tag="presence", kw_only=True):
     clients: Count
 
 
-ServerMessage = Welcome | State | Ack | Error | Presence
+class OutputLine(Struct, kw_only=True):
+    """One line a job printed: which stream, and its text (untrusted: may hold escapes)."""
+
+    stream: Literal["out", "err"]
+    text: str
+
+
+class Output(_Message, tag="output", kw_only=True, omit_defaults=True):
+    """Lines of a job's run: ``lines[0]`` is line number ``offset`` of the run (from 0).
+
+    Broadcast in batches as the job prints, sent after ``state`` to a client that connects,
+    and in answer to ``logs`` (then with its ``request_id``). A gap between the offsets a
+    client received means it missed lines; ``logs`` fetches them while they are kept.
+    """
+
+    calculation_id: str | None
+    offset: Count
+    lines: list[OutputLine]
+    request_id: str | None = None
+
+
+ServerMessage = (
+    Welcome | State | Ack | Error | Presence | Output  # jobs (i15b)
+)
 """Every message the server may send."""
