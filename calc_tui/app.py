@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.getters import query_one
 from textual.reactive import reactive
-from textual.widgets import Button, Footer, Header
+from textual.widgets import Button, Footer, Header, TabbedContent, TabPane
 
 from calc_client.reconnect import (
     Backoff,
@@ -32,9 +32,20 @@ from calc_tui.status import STARTING_UP, ConnectionStatus, LinkStatus
 from calc_tui.text import describe_error, describe_rejection, plain
 from calc_tui.widgets.connection_indicator import ConnectionIndicator
 from calc_tui.widgets.event_log import EventLog
+from calc_tui.widgets.output_view import OutputView
 from calc_tui.widgets.presence import PresenceCount
 from calc_tui.widgets.progress_panel import ProgressPanel
-from protocol import Ack, AckReason, Error, Phase, Presence, ServerMessage, State, Welcome
+from protocol import (
+    Ack,
+    AckReason,
+    Error,
+    Output,
+    Phase,
+    Presence,
+    ServerMessage,
+    State,
+    Welcome,
+)
 
 TICK = 1 / 12
 """Seconds between progress redraws while a calculation runs and the link is up."""
@@ -66,6 +77,8 @@ class CalcApp(App[None]):
         Binding("s", "start", "Start"),
         Binding("c", "cancel", "Cancel"),
         Binding("r", "reconnect", "Reconnect now"),
+        Binding("e", "show_view('events')", "Events", show=False),
+        Binding("o", "show_view('output')", "Output", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -82,6 +95,8 @@ class CalcApp(App[None]):
 
     _panel = query_one(ProgressPanel)
     _event_log = query_one(EventLog)
+    _output_view = query_one(OutputView)
+    _views = query_one("#views", TabbedContent)
     _start_button = query_one("#start", Button)
     _cancel_button = query_one("#cancel", Button)
 
@@ -124,7 +139,11 @@ class CalcApp(App[None]):
         with Horizontal(id="buttons"):
             yield Button("Start", id="start", variant="success", action="app.start")
             yield Button("Cancel", id="cancel", variant="error", action="app.cancel")
-        yield EventLog()
+        with TabbedContent(id="views"):
+            with TabPane("Events", id="events"):
+                yield EventLog()
+            with TabPane("Output", id="output"):
+                yield OutputView()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -240,6 +259,8 @@ class CalcApp(App[None]):
                 self.notify(text, title="Server error", severity="error", markup=False)
             case Presence(clients=clients):
                 self.clients = clients
+            case Output() as output:
+                self._output_view.show(output)
 
     def _welcomed(self, welcome: Welcome) -> None:
         restarted = self._epoch is not None and welcome.epoch != self._epoch
@@ -267,6 +288,11 @@ class CalcApp(App[None]):
         what = _describe_change(old, state)
         if what:
             self._record(state.seq, what, "bold" if state.state.terminal else "")
+        newly_failed = state.state is Phase.FAILED and (
+            old is None or old.state is not Phase.FAILED
+        )
+        if newly_failed and self._output_view.calculation_id == state.calculation_id:
+            self.action_show_view("output")  # the last lines say why: show them
 
     def _ack_received(self, ack: Ack) -> None:
         # Acks go only to their sender, so every ack answers one of ours; if its id is not
@@ -337,6 +363,10 @@ class CalcApp(App[None]):
     async def action_cancel(self) -> None:
         """Ask the server to cancel the running calculation."""
         await self._send("cancel")
+
+    def action_show_view(self, view: str) -> None:
+        """Show one of the views below the progress panel (``events``, ``output``)."""
+        self._views.active = view
 
     def action_reconnect(self) -> None:
         """Try to connect now instead of waiting for the backoff."""
