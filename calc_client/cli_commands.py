@@ -19,8 +19,8 @@ from calc_client.cli_output import (
     timestamped,
 )
 from calc_client.link import Link
-from calc_client.text import plain
-from protocol import Ack, Error, Phase, State
+from calc_client.text import plain, terminal_safe
+from protocol import Ack, Error, Output, Phase, State, encode
 
 
 def _say(line: str) -> None:
@@ -33,7 +33,12 @@ def _say_json(state: State) -> None:
     print(state_json(state), flush=True)
 
 
-async def _current_state(link: Link, timeout: float) -> State:
+def _say_message(message: str, *, colors: bool) -> None:
+    """A job's message, indented under the state lines; untrusted, so made terminal-safe."""
+    print(f"  {plain(terminal_safe(message, colors=colors), limit=1000)}", flush=True)
+
+
+async def current_state(link: Link, timeout: float) -> State:
     """The snapshot the server sends right after ``welcome``."""
     async with answer_deadline(timeout, "the current state"):
         while not isinstance(message := await next_message(link), State):
@@ -49,7 +54,7 @@ async def _request(
     The server broadcasts the change a command makes before it acks it, and the ack's ``seq``
     is that state's, so the command's own state is the one with the ack's ``seq``.
     """
-    latest = await _current_state(link, timeout)
+    latest = await current_state(link, timeout)
     request_id = await send()
     seen: dict[int, State] = {}
     async with answer_deadline(timeout, f"the answer to {what}"):
@@ -78,7 +83,7 @@ async def _request(
 
 async def status(link: Link, timeout: float, *, as_json: bool) -> ExitCode:
     """Print the current state once: a human line, or the protocol ``state`` JSON."""
-    state = await _current_state(link, timeout)
+    state = await current_state(link, timeout)
     if as_json:
         _say_json(state)
     else:
@@ -86,8 +91,11 @@ async def status(link: Link, timeout: float, *, as_json: bool) -> ExitCode:
     return ExitCode.OK
 
 
-async def start(link: Link, timeout: float, *, wait: bool) -> ExitCode:
-    """Start a calculation; with ``wait``, follow it and exit by how it ended."""
+async def start(link: Link, timeout: float, *, wait: bool, colors: bool = False) -> ExitCode:
+    """Start a calculation; with ``wait``, follow it and exit by how it ended.
+
+    Following a job, a line per change of stage, and the job's messages as they come.
+    """
     _, started = await _request(link, timeout, link.start, "start")
     _say(f"started calculation {started.calculation_id}")
     if not wait:
@@ -104,8 +112,11 @@ async def start(link: Link, timeout: float, *, wait: bool) -> ExitCode:
                 f"lost track of calculation {current.calculation_id}: "
                 f"calculation {message.calculation_id} is {message.state.value}",
             )
-        current = message
-        _say(describe_state(current))
+        before, current = current, message
+        if current.state is not before.state or current.canceling != before.canceling:
+            _say(describe_state(current))
+        if current.message and current.message != before.message and not current.state.terminal:
+            _say_message(current.message, colors=colors)
     if current.state is Phase.SUCCESS:
         return ExitCode.OK
     raise CommandFailed(ExitCode.UNSUCCESSFUL, describe_end(current))
@@ -119,11 +130,16 @@ async def cancel(link: Link, timeout: float) -> ExitCode:
 
 
 async def watch(link: Link, *, as_json: bool) -> ExitCode:
-    """Print the current state, then one line per change, until the connection ends."""
+    """Print the current state, then one line per change, until the connection ends.
+
+    With ``as_json``, a job's ``output`` messages are printed too, as they come.
+    """
     last_seq = -1
     while True:
         message = await next_message(link)
-        if isinstance(message, State) and message.seq > last_seq:
+        if as_json and isinstance(message, Output):
+            print(encode(message).decode(), flush=True)
+        elif isinstance(message, State) and message.seq > last_seq:
             last_seq = message.seq
             if as_json:
                 _say_json(message)

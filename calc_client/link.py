@@ -18,6 +18,7 @@ from protocol import (
     Cancel,
     ClientMessage,
     Hello,
+    Logs,
     ServerMessage,
     Start,
     Sync,
@@ -108,6 +109,16 @@ class Link:
         """Ask for the current state; returns the request id."""
         rid = self.next_request_id()
         await self.send(Sync(request_id=rid))
+        return rid
+
+    async def logs(
+        self, since: int | None = None, limit: int = 100, calculation_id: str | None = None
+    ) -> str:
+        """Ask for a job's kept output lines; returns the request id the ``output`` will carry."""
+        rid = self.next_request_id()
+        await self.send(
+            Logs(request_id=rid, since=since, limit=limit, calculation_id=calculation_id)
+        )
         return rid
 
     def __aiter__(self) -> Link:

@@ -9,6 +9,7 @@ from textual.getters import query_one
 from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
 
+from calc_client.text import terminal_safe
 from calc_tui.progress import IDLE, Progress
 from calc_tui.text import plain, seconds
 from calc_tui.widgets.spinner import Spinner
@@ -83,7 +84,7 @@ def message_line(state: State | None) -> Content:
     """The job's last message (untrusted, shown plain); for a failure, in the error colour."""
     if state is None or not state.message:
         return Content("")
-    text = plain(state.message, 200)
+    text = plain(terminal_safe(state.message), 200)  # the job's text: untrusted
     if state.state is Phase.FAILED:
         return Content.styled(text, "bold $text-error")
     return Content(text)
