@@ -107,10 +107,11 @@ async def test_start_wait_prints_the_jobs_messages_as_they_come(
     server_factory: ServerFactory,
 ) -> None:
     code = (
-        "import json\n"
+        "import json, time\n"
         "for i in range(1, 4):\n"
-        "    print(json.dumps({'calc': {'progress': i / 4, 'message': f'epoch {i}/3'}}), flush=True)\n"
-        "    import time; time.sleep(0.2)\n"
+        "    report = {'calc': {'progress': i / 4, 'message': f'epoch {i}/3'}}\n"
+        "    print(json.dumps(report), flush=True)\n"
+        "    time.sleep(0.2)\n"
     )
     server = await server_factory(job=tuple(python(code)))
     result = await run_calc("start", "--wait", "--url", server.url, timeout=30)
