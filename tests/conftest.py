@@ -14,6 +14,7 @@ import pytest
 
 from calc_server.config import Settings
 from calc_server.runner import RunningServer, start_server
+from tests.wsclient import RawClient
 
 # Token files of servers started by the tests go to a private directory, never $HOME, and no
 # token from the developer's shell leaks into a test.
@@ -47,3 +48,12 @@ async def server_factory() -> AsyncIterator[ServerFactory]:
 async def server(server_factory: ServerFactory) -> RunningServer:
     """One real server with 0.2 s stages."""
     return await server_factory()
+
+
+@pytest.fixture
+async def raw_clients() -> AsyncIterator[list[RawClient]]:
+    """Raw clients a test opens and appends here; all closed at teardown."""
+    opened: list[RawClient] = []
+    yield opened
+    for client in opened:
+        await client.close()

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from calc_server.runner import RunningServer
 from protocol import Output, Start, State
@@ -16,24 +13,16 @@ from tests.jobs.recorder import python
 from tests.wsclient import RawClient
 
 
-@pytest.fixture
-async def tester() -> AsyncIterator[list[RawClient]]:
-    opened: list[RawClient] = []
-    yield opened
-    for client in opened:
-        await client.close()
-
-
-async def run_to_end(server: RunningServer, tester: list[RawClient]) -> State:
+async def run_to_end(server: RunningServer, raw_clients: list[RawClient]) -> State:
     """Start the job through a raw client and wait for its end."""
     client = await RawClient.open_ready(server.url)
-    tester.append(client)
+    raw_clients.append(client)
     await client.send(Start(request_id="go"))
     return await client.expect(State, lambda s: s.state.terminal, timeout=30)
 
 
 async def test_logs_follow_prints_every_line_once_and_exits_as_the_run_ended(
-    server_factory: ServerFactory, tester: list[RawClient], tmp_path: Path
+    server_factory: ServerFactory, raw_clients: list[RawClient], tmp_path: Path
 ) -> None:
     go_on = tmp_path / "go-on"
     code = (
@@ -47,7 +36,7 @@ async def test_logs_follow_prints_every_line_once_and_exits_as_the_run_ended(
     )
     server = await server_factory(job=tuple(python(code)))
     client = await RawClient.open_ready(server.url)
-    tester.append(client)
+    raw_clients.append(client)
     await client.send(Start(request_id="go"))
     await client.expect(Output, lambda o: any(line.text == "ready" for line in o.lines), timeout=30)
     calc = await CalcProcess.spawn("logs", "-f", "--url", server.url)
@@ -69,10 +58,10 @@ async def test_logs_follow_prints_every_line_once_and_exits_as_the_run_ended(
 
 
 async def test_logs_prints_the_kept_lines_from_since_and_as_json(
-    server_factory: ServerFactory, tester: list[RawClient]
+    server_factory: ServerFactory, raw_clients: list[RawClient]
 ) -> None:
     server = await server_factory(job=tuple(python("for i in range(1500): print(i)")))
-    done = await run_to_end(server, tester)
+    done = await run_to_end(server, raw_clients)
     everything = await run_calc("logs", "--url", server.url)
     assert everything.code == 0
     assert everything.lines == ["… 500 lines no longer kept", *(str(i) for i in range(500, 1500))]
@@ -90,11 +79,11 @@ async def test_logs_prints_the_kept_lines_from_since_and_as_json(
 
 
 async def test_logs_never_prints_an_escape_sequence_unless_colours_are_asked(
-    server_factory: ServerFactory, tester: list[RawClient]
+    server_factory: ServerFactory, raw_clients: list[RawClient]
 ) -> None:
     hostile = "\\x1b]0;owned\\x07\\x1b[2J\\x1b[H\\x1b[31mred\\x1b[0m \\u202eevil\\x07 \\x9b5n"
     server = await server_factory(job=tuple(python(f"print('{hostile}')")))
-    await run_to_end(server, tester)
+    await run_to_end(server, raw_clients)
     plain = await run_calc("logs", "--url", server.url)
     assert plain.lines == ["red evil "]
     colours = await run_calc("logs", "--color", "always", "--url", server.url)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from calc_server.runner import RunningServer
 from protocol import Cancel, Logs, Output, Phase, Start, State, Welcome
@@ -31,22 +29,13 @@ STUBBORN = [
 ]
 
 
-@pytest.fixture
-async def clients() -> AsyncIterator[list[RawClient]]:
-    """Clients opened by a test; all closed at teardown."""
-    opened: list[RawClient] = []
-    yield opened
-    for client in opened:
-        await client.close()
-
-
 async def job_server(factory: ServerFactory, argv: list[str], **overrides: Any) -> RunningServer:
     return await factory(job=tuple(argv), **overrides)
 
 
-async def connect(server: RunningServer, clients: list[RawClient]) -> RawClient:
+async def connect(server: RunningServer, raw_clients: list[RawClient]) -> RawClient:
     client = await RawClient.open_ready(server.url)
-    clients.append(client)
+    raw_clients.append(client)
     return client
 
 
@@ -67,11 +56,11 @@ def lines_of(client: RawClient, calculation_id: str | None = None) -> dict[int, 
 
 
 async def test_a_job_server_announces_job_and_output(
-    server_factory: ServerFactory, clients: list[RawClient]
+    server_factory: ServerFactory, raw_clients: list[RawClient]
 ) -> None:
     server = await job_server(server_factory, REPORTING)
     client = await RawClient.open(server.url)
-    clients.append(client)
+    raw_clients.append(client)
     welcome = await client.expect(Welcome)
     assert {"job", "output"} <= set(welcome.features)
     idle = await client.expect(State)
@@ -84,10 +73,10 @@ async def test_a_job_server_announces_job_and_output(
 
 
 async def test_a_job_that_succeeds_goes_through_every_stage_with_progress(
-    server_factory: ServerFactory, clients: list[RawClient]
+    server_factory: ServerFactory, raw_clients: list[RawClient]
 ) -> None:
     server = await job_server(server_factory, REPORTING)
-    client = await connect(server, clients)
+    client = await connect(server, raw_clients)
     await client.send(Start(request_id="go"))
     assert (await client.ack("go")).accepted
     done = await client.expect(State, phase(Phase.SUCCESS), timeout=30)
@@ -114,38 +103,38 @@ async def test_a_job_that_succeeds_goes_through_every_stage_with_progress(
 
 
 async def test_a_job_that_fails_states_its_exit_code_and_last_stderr_line(
-    server_factory: ServerFactory, clients: list[RawClient]
+    server_factory: ServerFactory, raw_clients: list[RawClient]
 ) -> None:
     argv = python(
         "import sys; print('working'); print('ValueError: bad', file=sys.stderr); exit(3)"
     )
     server = await job_server(server_factory, argv)
-    client = await connect(server, clients)
+    client = await connect(server, raw_clients)
     await client.send(Start(request_id="go"))
     failed = await client.expect(State, phase(Phase.FAILED), timeout=30)
     assert (failed.exit_code, failed.ended_by, failed.message) == (3, "exit 3", "ValueError: bad")
 
 
 async def test_a_job_killed_by_a_signal_fails_with_the_signal(
-    server_factory: ServerFactory, clients: list[RawClient]
+    server_factory: ServerFactory, raw_clients: list[RawClient]
 ) -> None:
     argv = python(
         "import os, signal; print('up', flush=True); os.kill(os.getpid(), signal.SIGKILL)"
     )
     server = await job_server(server_factory, argv)
-    client = await connect(server, clients)
+    client = await connect(server, raw_clients)
     await client.send(Start(request_id="go"))
     failed = await client.expect(State, phase(Phase.FAILED), timeout=30)
     assert (failed.exit_code, failed.ended_by) == (-9, "killed by SIGKILL")
 
 
 async def test_cancel_waits_for_the_whole_group_refusing_starts_meanwhile(
-    server_factory: ServerFactory, clients: list[RawClient]
+    server_factory: ServerFactory, raw_clients: list[RawClient]
 ) -> None:
     grace = 1.0
     server = await job_server(server_factory, STUBBORN, job_grace=grace)
-    a = await connect(server, clients)
-    b = await connect(server, clients)
+    a = await connect(server, raw_clients)
+    b = await connect(server, raw_clients)
     await a.send(Start(request_id="go"))
     await a.expect(Output, lambda o: any(line.text == "ready" for line in o.lines), timeout=30)
     grandchild = int(lines_of(a)[0])
@@ -169,12 +158,12 @@ async def test_cancel_waits_for_the_whole_group_refusing_starts_meanwhile(
 
 
 async def test_two_clients_starting_at_once_get_one_job(
-    server_factory: ServerFactory, clients: list[RawClient]
+    server_factory: ServerFactory, raw_clients: list[RawClient]
 ) -> None:
     argv = python("import os; print(os.environ['CALC_CALCULATION_ID'])")
     server = await job_server(server_factory, argv)
-    a = await connect(server, clients)
-    b = await connect(server, clients)
+    a = await connect(server, raw_clients)
+    b = await connect(server, raw_clients)
     await asyncio.gather(a.send(Start(request_id="a")), b.send(Start(request_id="b")))
     acks = [await a.ack("a"), await b.ack("b")]
     assert sorted(ack.accepted for ack in acks) == [False, True]
@@ -184,10 +173,10 @@ async def test_two_clients_starting_at_once_get_one_job(
 
 
 async def test_a_flood_is_bounded_paced_and_never_holds_states_back(
-    server_factory: ServerFactory, clients: list[RawClient]
+    server_factory: ServerFactory, raw_clients: list[RawClient]
 ) -> None:
     server = await job_server(server_factory, ["yes", "flood"], job_grace=1.0)
-    client = await connect(server, clients)
+    client = await connect(server, raw_clients)
     await client.send(Start(request_id="go"))
     started = await client.expect(State, phase(Phase.IN_PROGRESS), timeout=30)
     first = await client.expect(Output)
@@ -216,7 +205,7 @@ async def test_a_flood_is_bounded_paced_and_never_holds_states_back(
 
 
 async def test_hostile_bytes_arrive_as_text_cut_and_untouched_for_the_clients_to_clean(
-    server_factory: ServerFactory, clients: list[RawClient]
+    server_factory: ServerFactory, raw_clients: list[RawClient]
 ) -> None:
     code = (
         "import sys\n"
@@ -226,7 +215,7 @@ async def test_hostile_bytes_arrive_as_text_cut_and_untouched_for_the_clients_to
         "out.write(b'x' * 10000)\n"  # never a newline
     )
     server = await job_server(server_factory, python(code))
-    client = await connect(server, clients)
+    client = await connect(server, raw_clients)
     await client.send(Start(request_id="go"))
     done = await client.expect(State, phase(Phase.SUCCESS), timeout=30)
     texts = list(lines_of(client, done.calculation_id).values())
@@ -238,15 +227,15 @@ async def test_hostile_bytes_arrive_as_text_cut_and_untouched_for_the_clients_to
 
 
 async def test_a_late_joiner_gets_the_last_lines_after_its_state_and_logs_answers(
-    server_factory: ServerFactory, clients: list[RawClient]
+    server_factory: ServerFactory, raw_clients: list[RawClient]
 ) -> None:
     argv = python("for i in range(150): print(f'line {i}')\nimport time; time.sleep(1000)")
     server = await job_server(server_factory, argv, job_grace=1.0)
-    a = await connect(server, clients)
+    a = await connect(server, raw_clients)
     await a.send(Start(request_id="go"))
     await a.expect(Output, lambda o: any(line.text == "line 149" for line in o.lines), timeout=30)
     late = await RawClient.open(server.url)
-    clients.append(late)
+    raw_clients.append(late)
     await late.expect(State)
     tail = await late.expect(Output)
     assert late.messages.index(tail) == 2  # welcome, state, then the lines
@@ -262,11 +251,11 @@ async def test_a_late_joiner_gets_the_last_lines_after_its_state_and_logs_answer
 
 
 async def test_the_example_trains_end_to_end_through_the_server(
-    server_factory: ServerFactory, clients: list[RawClient]
+    server_factory: ServerFactory, raw_clients: list[RawClient]
 ) -> None:
     argv = [PYTHON, "examples/train.py", "--epochs", "5"]
     server = await job_server(server_factory, argv, job_cwd=str(ROOT))
-    client = await connect(server, clients)
+    client = await connect(server, raw_clients)
     await client.send(Start(request_id="go"))
     done = await client.expect(State, lambda s: s.state.terminal, timeout=60)
     assert done.state is Phase.SUCCESS, done
@@ -276,10 +265,10 @@ async def test_the_example_trains_end_to_end_through_the_server(
 
 
 async def test_server_shutdown_cancels_the_job_and_waits_for_its_group(
-    server_factory: ServerFactory, clients: list[RawClient]
+    server_factory: ServerFactory, raw_clients: list[RawClient]
 ) -> None:
     server = await job_server(server_factory, STUBBORN, job_grace=30.0)
-    client = await connect(server, clients)
+    client = await connect(server, raw_clients)
     await client.send(Start(request_id="go"))
     await client.expect(Output, lambda o: any(line.text == "ready" for line in o.lines), timeout=30)
     grandchild = int(lines_of(client)[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from msgspec.structs import replace
@@ -57,6 +58,19 @@ START = [
 ]
 
 
+def then_output(
+    run_before: Callable[[Pilot[Any]], Awaitable[None]],
+) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    """``run_before``, then the Output view chosen with its key."""
+
+    async def show_output(pilot: Pilot[Any]) -> None:
+        await run_before(pilot)
+        await pilot.press("o")
+        await pilot.pause()
+
+    return show_output
+
+
 def test_snapshot_job_running(snap_compare: SnapCompare) -> None:
     run_before = feed(
         *START,
@@ -76,12 +90,7 @@ def test_snapshot_job_running(snap_compare: SnapCompare) -> None:
         ),
     )
 
-    async def show_output(pilot: Pilot[Any]) -> None:
-        await run_before(pilot)
-        await pilot.press("o")
-        await pilot.pause()
-
-    assert snap_compare(fed_app(), terminal_size=(80, 24), run_before=show_output)
+    assert snap_compare(fed_app(), terminal_size=(80, 24), run_before=then_output(run_before))
 
 
 def test_snapshot_job_failed(snap_compare: SnapCompare) -> None:
@@ -126,9 +135,4 @@ def test_snapshot_job_flooding_output(snap_compare: SnapCompare) -> None:
         ),
     )
 
-    async def show_output(pilot: Pilot[Any]) -> None:
-        await run_before(pilot)
-        await pilot.press("o")
-        await pilot.pause()
-
-    assert snap_compare(fed_app(), terminal_size=(80, 24), run_before=show_output)
+    assert snap_compare(fed_app(), terminal_size=(80, 24), run_before=then_output(run_before))
