@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench.codec import measure_codec
 from bench.control import raise_nofile
+from bench.job_flood import measure_job_flood
 from bench.machine import Load
 from bench.proc import CLIENT_CORE
 from bench.report import Results, console, markdown
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             codec = measure_codec()
             tui = None if args.no_tui else measure_tui(log_dir)
             runs = run_all(sizes, log_dir)
+            print(measure_job_flood(log_dir, clients=1000), file=sys.stderr)  # issue 15
         except Exception:
             for log in sorted(log_dir.glob("*.log")):
                 tail = log.read_text(errors="replace").splitlines()[-15:]
