@@ -4,12 +4,16 @@ Lines arrive as the job prints them; they are numbered and kept at once (``Outpu
 broadcast at most ``BATCH_INTERVAL`` apart, each batch encoded once. A state change never
 waits for output: the service broadcasts states directly, and the hub writes output only to
 peers with room to spare (``Hub.broadcast_output``), so a slow client sees a gap in the
-offsets instead of holding anything up.
+offsets instead of holding anything up. A batch goes out to one tenth of the peers at a time,
+``BATCH_INTERVAL / SHARES`` apart: at no moment do all the clients have a batch to read in
+front of the next state. Each peer still gets every batch in order, and at the run's end all
+of them before its final state.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Iterable
 
 from calc_server.hub import Hub
@@ -20,6 +24,9 @@ from protocol import OutputLine as WireLine
 
 BATCH_INTERVAL = 0.1
 """Seconds between output batches: at most 10 ``output`` messages a second to every client."""
+
+SHARES = 10
+"""A batch is written to the peers in this many shares, one every ``BATCH_INTERVAL / SHARES``."""
 
 MAX_FRAME_BYTES = 256 * 1024
 """An ``output`` frame stays below this (clients accept 1 MiB); a bigger batch is split."""
@@ -70,10 +77,13 @@ class OutputFeed:
         self._pending_offset = 0
         self._timer: asyncio.TimerHandle | None = None
         self._flushed_at = float("-inf")
+        self._fanning: deque[list[bytes | int]] = deque()
+        """Frames on their way out: each with the next share of the peers to write it to."""
+        self._share_timer: asyncio.TimerHandle | None = None
 
     def new_run(self, calculation_id: str) -> None:
         """Lines from now on belong to ``calculation_id`` (offsets start again at 0)."""
-        self.flush()
+        self.flush(at_once=True)
         self.ring.new_run(calculation_id)
 
     def add(self, lines: Iterable[OutputLine]) -> None:
@@ -92,19 +102,42 @@ class OutputFeed:
             due = max(self._flushed_at + BATCH_INTERVAL, loop.time())
             self._timer = loop.call_at(due, self.flush)
 
-    def flush(self) -> None:
-        """Broadcast the queued lines now (the run's end calls this before its final state)."""
+    def flush(self, *, at_once: bool = False) -> None:
+        """Send the queued lines as a batch; ``at_once``: to every peer now, with every batch
+        still on its way (the run's end does this before its final state)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if not self._pending:
+            if at_once:
+                self._write_shares(everything=True)
             return
         page = Page(self.ring.current.calculation_id, self._pending_offset, tuple(self._pending))
         self._pending = []
         self._flushed_at = asyncio.get_running_loop().time()
         for frame in frames(page):
             self._hub.metrics.output_batches += 1
-            self._hub.broadcast_output(frame)
+            self._fanning.append([frame, 0])
+        if at_once or self._share_timer is None:  # else the next share's timer takes it
+            self._write_shares(everything=at_once)
+
+    def _write_shares(self, *, everything: bool = False) -> None:
+        """Write the next share of every frame on its way (all its shares if ``everything``)."""
+        if self._share_timer is not None:
+            self._share_timer.cancel()
+            self._share_timer = None
+        for entry in list(self._fanning):
+            frame, share = entry
+            assert isinstance(frame, bytes) and isinstance(share, int)
+            last = SHARES if everything else share + 1
+            for part in range(share, last):
+                self._hub.broadcast_output(frame, part, SHARES)
+            entry[1] = last
+        while self._fanning and self._fanning[0][1] == SHARES:
+            self._fanning.popleft()
+        if self._fanning and self._share_timer is None:
+            loop = asyncio.get_running_loop()
+            self._share_timer = loop.call_later(BATCH_INTERVAL / SHARES, self._write_shares)
 
     def tail(self) -> list[bytes]:
         """The current run's last lines for a client that just connected (none: nothing)."""
@@ -121,7 +154,8 @@ class OutputFeed:
         return answer(page, request.request_id)
 
     def stop(self) -> None:
-        """Drop the pending batch's timer: the server is stopping."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        """Drop the pending batch's timers: the server is stopping."""
+        for timer in (self._timer, self._share_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._share_timer = None

@@ -95,7 +95,7 @@ class CalculationService:
                 self.output.add(event.lines)
                 return
             if isinstance(event, Exited):
-                self.output.flush()  # every line before the end, in order
+                self.output.flush(at_once=True)  # every line before the end, in order
                 log.info("job of calculation %s ended: %s", calculation_id, event.describe())
             self._apply_changes(lambda now: self.calculation.job_event(now, calculation_id, event))
 
