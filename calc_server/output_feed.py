@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from calc_server.hub import Hub
 from calc_server.jobs import OutputLine, OutputRing, Page
@@ -67,6 +68,15 @@ def answer(page: Page, request_id: str) -> bytes:
         page = Page(page.calculation_id, page.offset, page.lines[: len(page.lines) // 2])
 
 
+@dataclass(slots=True)
+class _OnItsWay:
+    """One output frame being written to the peers, share by share."""
+
+    frame: bytes
+    share: int = 0
+    """The next share of the peers to write it to (``SHARES``: done)."""
+
+
 class OutputFeed:
     """The kept lines of the current and previous run, and the batch not yet broadcast."""
 
@@ -77,7 +87,7 @@ class OutputFeed:
         self._pending_offset = 0
         self._timer: asyncio.TimerHandle | None = None
         self._flushed_at = float("-inf")
-        self._fanning: deque[list[bytes | int]] = deque()
+        self._fanning: deque[_OnItsWay] = deque()
         """Frames on their way out: each with the next share of the peers to write it to."""
         self._share_timer: asyncio.TimerHandle | None = None
 
@@ -117,7 +127,7 @@ class OutputFeed:
         self._flushed_at = asyncio.get_running_loop().time()
         for frame in frames(page):
             self._hub.metrics.output_batches += 1
-            self._fanning.append([frame, 0])
+            self._fanning.append(_OnItsWay(frame))
         if at_once or self._share_timer is None:  # else the next share's timer takes it
             self._write_shares(everything=at_once)
 
@@ -126,14 +136,12 @@ class OutputFeed:
         if self._share_timer is not None:
             self._share_timer.cancel()
             self._share_timer = None
-        for entry in list(self._fanning):
-            frame, share = entry
-            assert isinstance(frame, bytes) and isinstance(share, int)
-            last = SHARES if everything else share + 1
-            for part in range(share, last):
-                self._hub.broadcast_output(frame, part, SHARES)
-            entry[1] = last
-        while self._fanning and self._fanning[0][1] == SHARES:
+        for entry in self._fanning:
+            last = SHARES if everything else entry.share + 1
+            for part in range(entry.share, last):
+                self._hub.broadcast_output(entry.frame, part, SHARES)
+            entry.share = last
+        while self._fanning and self._fanning[0].share == SHARES:
             self._fanning.popleft()
         if self._fanning and self._share_timer is None:
             loop = asyncio.get_running_loop()
