@@ -76,7 +76,10 @@ class OutputView(RichLog):
         missed = output.offset - self.next_offset
         if missed > 0:
             noun = "line" if missed == 1 else "lines"
-            self.write(Text(f"… {missed:,} {noun} not received", style="dim"), scroll_end=follow)
+            self.write(Text(f"… {missed:,} {noun} not received", style="dim"), scroll_end=False)
         for line in output.lines[first:]:
-            self.write(render_line(line), scroll_end=follow)
+            self.write(render_line(line), scroll_end=False)
         self.next_offset = output.offset + len(output.lines)
+        if follow and self.size:
+            # at once, not after the next refresh: the next batch must find us at the tail
+            self.scroll_end(animate=False, immediate=True)

@@ -54,3 +54,24 @@ def test_hostile_output_renders_colours_and_nothing_else() -> None:
     )
     assert text.plain == "redx"
     assert [str(span.style) for span in text.spans] == ["color(1)"]
+
+
+async def test_the_view_follows_the_tail_batch_after_batch_unless_scrolled_back() -> None:
+    app = fed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(OutputView)
+        await pilot.press("o")
+        batches = [
+            received(lines(10 * i, *(f"line {10 * i + j}" for j in range(10)))) for i in range(3)
+        ]
+        for message in [*START, *batches]:
+            app.post_message(message)
+        await wait_for(pilot, lambda: view.next_offset == 30, what="three batches")
+        await pilot.pause()
+        assert view.scroll_y > 0
+        assert view.is_vertical_scroll_end
+        view.scroll_home(animate=False, immediate=True)
+        app.post_message(received(lines(30, "one more")))
+        await wait_for(pilot, lambda: view.next_offset == 31, what="one more line")
+        await pilot.pause()
+        assert view.scroll_y == 0  # scrolled back: it stays where the reader is
