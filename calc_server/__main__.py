@@ -1,4 +1,4 @@
-"""``calc-server`` / ``python -m calc_server``: run the server until SIGINT or SIGTERM."""
+"""``calc-server`` / ``python -m calc_server``: run the server until SIGINT, SIGTERM or SIGHUP."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import logging
 import resource
 import secrets
+import shlex
 import signal
 import ssl
 import sys
@@ -13,14 +14,19 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from calc_local.tokenfile import token_path, token_published
+from calc_server.app import CLUSTER_JOB_REFUSED
 from calc_server.cluster.node import ClusterUnavailable
 from calc_server.config import Settings, parse_settings
 from calc_server.history import HistoryFileRefused
+from calc_server.jobs import JobConfigError
 from calc_server.loop import loop_factory
 from calc_server.runner import RunningServer, start_server
 from calc_server.workers import run_workers
 
 log = logging.getLogger("calc_server")
+
+EX_USAGE = 64
+"""Exit code when the configured job cannot be run (a missing executable): fix the command."""
 
 
 def raise_open_file_limit(connections: int) -> None:
@@ -48,10 +54,10 @@ def announce_token(server: RunningServer, token: str) -> None:
 
 
 async def serve(settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM, then shut down gracefully."""
+    """Serve until SIGINT, SIGTERM or SIGHUP, then shut down gracefully (a job is canceled)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     # a cluster's nodes must share one token, so none generates its own
     generated = settings.token is None and not settings.no_auth and settings.redis_url is None
@@ -59,6 +65,9 @@ async def serve(settings: Settings) -> None:
         settings = replace(settings, token=secrets.token_urlsafe(32))
     try:
         server = await start_server(settings)
+    except JobConfigError as exc:
+        log.error("%s", exc)
+        raise SystemExit(EX_USAGE) from None
     except ValueError as exc:
         log.error("%s", exc)
         raise SystemExit(2) from None
@@ -78,7 +87,10 @@ async def serve(settings: Settings) -> None:
                 announce_token(server, published)
             if settings.no_auth:
                 log.warning("authentication is off (--no-auth): anyone on this machine can connect")
-            log.info("listening on %s (stage %gs)", server.url, settings.stage_seconds)
+            runs = (
+                shlex.join(settings.job) if settings.job else f"stage {settings.stage_seconds:g}s"
+            )
+            log.info("listening on %s (%s)", server.url, runs)
             await stop.wait()
     except OSError as exc:
         log.error("cannot write the token file: %s", exc)
@@ -101,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if settings.job is not None and settings.redis_url is not None:
+        log.error("%s", CLUSTER_JOB_REFUSED)
+        return EX_USAGE
     if settings.workers > 1:
         return run_workers(settings, sys.argv[1:] if argv is None else argv)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from calc_local.argtypes import at_least_one, port, positive_seconds
+from calc_local.argtypes import at_least_one, command_line, port, positive_seconds
 from calc_local.defaults import DEFAULT_HOST, DEFAULT_PORT
 from calc_local.loopback import is_loopback
 from calc_local.statedir import state_dir
@@ -70,6 +70,12 @@ class Settings:
     """The run history file (SQLite); None keeps the history in memory only, lost at exit."""
     history_keep: int = DEFAULT_KEEP
     """Runs the history keeps: the newest ones."""
+    job: tuple[str, ...] | None = None
+    """The command run as the calculation (already split); None: the built-in timer."""
+    job_cwd: str | None = None
+    """The job's working directory; None: the server's."""
+    job_grace: float = 10.0
+    """Seconds between a cancel's SIGTERM and the SIGKILL to the job's process group."""
 
     @property
     def tls(self) -> bool:
@@ -245,6 +251,28 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         help="keep the newest N runs (env CALC_HISTORY_KEEP, default %(default)s)",
     )
     p.add_argument(
+        "--job",
+        type=command_line,
+        default=env.get("CALC_JOB"),
+        metavar="'COMMAND ARGS...'",
+        help="run this command as the calculation instead of the built-in timer; split like a "
+        "shell would, run without one (env CALC_JOB)",
+    )
+    p.add_argument(
+        "--job-cwd",
+        default=env.get("CALC_JOB_CWD"),
+        metavar="DIR",
+        help="the job's working directory (env CALC_JOB_CWD, default: the server's)",
+    )
+    p.add_argument(
+        "--job-grace",
+        type=positive_seconds,
+        default=env.get("CALC_JOB_GRACE", 10.0),
+        metavar="SECONDS",
+        help="after a cancel's SIGTERM, SIGKILL the job's processes this much later "
+        "(env CALC_JOB_GRACE, default %(default)s)",
+    )
+    p.add_argument(
         "--log-level",
         default=env.get("CALC_LOG_LEVEL", "INFO"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -278,6 +306,9 @@ def parse_settings(
         reuse_port=ns.reuse_port,
         history=history_file(ns.history, ns.port, env),
         history_keep=ns.history_keep,
+        job=ns.job,
+        job_cwd=ns.job_cwd,
+        job_grace=ns.job_grace,
     )
 
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from calc_server.config import Settings
 from calc_server.hub import Hub
+from calc_server.jobs import Job
 from calc_server.metrics import Metrics
 from calc_server.run_history import RunHistory
 from calc_server.service_api import Service
@@ -16,3 +17,4 @@ METRICS = web.AppKey("metrics", Metrics)
 SERVICE = web.AppKey("service", Service)
 EPOCH = web.AppKey("epoch", str)
 HISTORY = web.AppKey("history", RunHistory)
+JOB = web.AppKey("job", Job)
