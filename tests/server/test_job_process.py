@@ -45,6 +45,17 @@ def test_a_missing_executable_is_refused_with_one_line_and_exit_64() -> None:
     assert "job executable not found in PATH: no-such-program-here" in result.stderr
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_job_in_cluster_mode_is_refused_with_one_line_and_exit_64(workers: str) -> None:
+    # refused before anything is opened: the Redis URL is never reached
+    command = [CALC_SERVER, "--token", "t" * 32, "--port", "0", "--job", "true"]
+    command += ["--redis", "redis://127.0.0.1:1/0", "--workers", workers]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 64
+    assert result.stderr.count("\n") == 1
+    assert "--job is not supported in cluster mode (--redis)" in result.stderr
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 async def test_a_signal_cancels_the_job_then_the_server_exits_0(sig: signal.Signals) -> None:
     server = await ServerProcess.start("--job", STUBBORN, "--job-grace", "30")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,7 @@ from calc_server.runner import RunningServer
 from protocol import Cancel, Logs, Output, Phase, Start, State, Welcome
 from tests.conftest import ServerFactory
 from tests.jobs.recorder import PYTHON, ROOT, process_gone, python
+from tests.server.history_client import history
 from tests.wsclient import RawClient
 
 REPORTING = python(
@@ -282,3 +284,17 @@ async def test_server_shutdown_cancels_the_job_and_waits_for_its_group(
     final = next(s for s in reversed(client.states()) if s.state.terminal)
     assert (final.state, final.ended_by) == (Phase.CANCELED, "server shutdown")
     assert process_gone(grandchild)
+
+
+async def test_a_job_run_goes_into_the_history_with_its_command_exit_code_and_last_lines(
+    server_factory: ServerFactory, raw_clients: list[RawClient]
+) -> None:
+    server = await job_server(server_factory, REPORTING)
+    client = await connect(server, raw_clients)
+    await client.send(Start(request_id="go"))
+    done = await client.expect(State, phase(Phase.SUCCESS), timeout=30, since=0)
+    (run,) = (await history(client, calculation_id=done.calculation_id)).runs
+    assert run.command == shlex.join(REPORTING)
+    assert (run.outcome, run.exit_code, run.last_message) == ("SUCCESS", 0, "step 10/10")
+    tail = [(line.stream, line.text) for line in run.output_tail]
+    assert (tail[0], tail[-1]) == (("out", "hello"), ("err", "bye"))
