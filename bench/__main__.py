@@ -15,6 +15,7 @@ from bench.cluster import report as cluster_report
 from bench.codec import measure_codec
 from bench.control import raise_nofile
 from bench.history import measure_history
+from bench.job_flood import measure_job_flood
 from bench.machine import Load
 from bench.proc import CLIENT_CORE
 from bench.report import Results, console, markdown
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             tui = None if args.no_tui else measure_tui(log_dir)
             runs = run_all(sizes, log_dir)
             measure_history(log_dir)  # prints its own figures (bench/history.py)
+            print(measure_job_flood(log_dir, clients=1000), file=sys.stderr)  # issue 15
         except Exception:
             for log in sorted(log_dir.glob("*.log")):
                 tail = log.read_text(errors="replace").splitlines()[-15:]

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
-from calc_client import cli_commands, cli_history
+from calc_client import cli_commands, cli_history, cli_logs
 from calc_client.cli_connection import add_connection_options, connection_options, open_link
 from calc_client.cli_exit import CommandFailed, ExitCode, write_error
 from calc_client.cli_follow import follow
@@ -23,11 +23,11 @@ from calc_local.version import add_version_option
 
 EXIT_CODES = """\
 exit codes:
-  0    accepted; with start --wait, the calculation ended SUCCESS
+  0    accepted; with start --wait or logs --follow, the calculation ended SUCCESS
   1    rejected by the server (the reason is on stderr)
   2    cannot connect, or the connection was lost (watch --reconnect: only on a
        final refusal such as a wrong token or path)
-  3    start --wait: the calculation ended CANCELED or FAILED
+  3    start --wait, logs --follow: the calculation ended CANCELED or FAILED
   64   usage error (unknown option, bad value)
   130  interrupted (Ctrl-C)
   141  standard output closed by its reader (for example piped into head)
@@ -92,7 +92,9 @@ def build_parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser
     )
     watch = command("watch", "print one line per state change until interrupted")
     watch.add_argument(
-        "--json", action="store_true", help="print each protocol state message as a JSON line"
+        "--json",
+        action="store_true",
+        help="print each protocol state (and a job's output) message as a JSON line",
     )
     watch.add_argument(
         "--reconnect",
@@ -103,7 +105,39 @@ def build_parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser
     past = command("history", "print past runs, newest first")
     past.add_argument("--limit", type=at_least_one, default=20, metavar="N", help="default 20")
     past.add_argument("--json", action="store_true", help="print each run as a JSON line")
+    logs = command("logs", "print the output of a job's run (servers started with --job)")
+    logs.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="keep printing until the run ends; exit 0 on SUCCESS, 3 on CANCELED or FAILED",
+    )
+    logs.add_argument(
+        "--since", type=_offset, metavar="N", help="start at line N of the run (first line: 0)"
+    )
+    logs.add_argument(
+        "--json", action="store_true", help="one JSON object per line: offset, stream, text"
+    )
+    for sub in (start, logs):
+        sub.add_argument(
+            "--color",
+            choices=["always", "auto", "never"],
+            default="never",
+            help="keep the job's colours (SGR) on a terminal: auto (if stdout is one), always, "
+            "or never (default); every other escape sequence is always removed",
+        )
     return parser
+
+
+def _offset(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a line number (0 or more), got {text!r}")
+    return int(text)
+
+
+def _colors(args: argparse.Namespace) -> bool:
+    """Whether to keep a job's colours: ``--color`` said so, for a terminal or always."""
+    return args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
 
 
 async def run(args: argparse.Namespace) -> ExitCode:
@@ -118,7 +152,11 @@ async def run(args: argparse.Namespace) -> ExitCode:
                 return await cli_commands.status(link, timeout, as_json=bool(args.json))
             case "start":
                 return await cli_commands.start(
-                    link, timeout, wait=bool(args.wait), as_json=bool(args.json)
+                    link,
+                    timeout,
+                    wait=bool(args.wait),
+                    as_json=bool(args.json),
+                    colors=_colors(args),
                 )
             case "cancel":
                 return await cli_commands.cancel(link, timeout, as_json=bool(args.json))
@@ -127,6 +165,15 @@ async def run(args: argparse.Namespace) -> ExitCode:
             case "history":
                 return await cli_history.history(
                     link, timeout, limit=int(args.limit), as_json=bool(args.json)
+                )
+            case "logs":
+                return await cli_logs.logs(
+                    link,
+                    timeout,
+                    follow=bool(args.follow),
+                    since=args.since,
+                    as_json=bool(args.json),
+                    colors=_colors(args),
                 )
     raise AssertionError(f"unknown command {args.command!r}")
 

@@ -20,10 +20,16 @@ from calc_client.cli_output import (
     timestamped,
 )
 from calc_client.link import Link
-from protocol import Ack, Error, Phase, State
+from calc_client.text import plain, terminal_safe
+from protocol import Ack, Error, Output, Phase, State, encode
 
 
-async def _current_state(link: Link, timeout: float) -> State:
+def _say_message(message: str, *, colors: bool) -> None:
+    """A job's message, indented under the state lines; untrusted, so made terminal-safe."""
+    print(f"  {plain(terminal_safe(message, colors=colors), limit=1000)}", flush=True)
+
+
+async def current_state(link: Link, timeout: float) -> State:
     """The snapshot the server sends right after ``welcome``."""
     async with answer_deadline(timeout, "the current state"):
         while not isinstance(message := await next_message(link), State):
@@ -40,7 +46,7 @@ async def _request(
     ``_answered``. The server broadcasts the change a command makes before it acks it, and the
     ack's ``seq`` is that state's, so the command's own state is the one with the ack's ``seq``.
     """
-    latest = await _current_state(link, timeout)
+    latest = await current_state(link, timeout)
     request_id = await send()
     seen: dict[int, State] = {}
     async with answer_deadline(timeout, f"the answer to {what}"):
@@ -81,7 +87,7 @@ def _answered(what: str, ack: Ack, state: State, *, as_json: bool) -> None:
 
 async def status(link: Link, timeout: float, *, as_json: bool) -> ExitCode:
     """Print the current state once: a human line, or the protocol ``state`` JSON."""
-    state = await _current_state(link, timeout)
+    state = await current_state(link, timeout)
     if as_json:
         say_json(state)
     else:
@@ -89,11 +95,14 @@ async def status(link: Link, timeout: float, *, as_json: bool) -> ExitCode:
     return ExitCode.OK
 
 
-async def start(link: Link, timeout: float, *, wait: bool, as_json: bool) -> ExitCode:
+async def start(
+    link: Link, timeout: float, *, wait: bool, as_json: bool, colors: bool = False
+) -> ExitCode:
     """Start a calculation; with ``wait``, follow it and exit by how it ended.
 
     ``as_json`` prints the ack, the STARTING state and, with ``wait``, every later state as
-    protocol messages, one per line.
+    protocol messages, one per line. Following a job, a line per change of stage, and the
+    job's messages as they come.
     """
     ack, started = await _request(link, timeout, link.start, "start")
     _answered("start", ack, started, as_json=as_json)
@@ -114,11 +123,14 @@ async def start(link: Link, timeout: float, *, wait: bool, as_json: bool) -> Exi
                 f"lost track of calculation {current.calculation_id}: "
                 f"calculation {message.calculation_id} is {message.state.value}",
             )
-        current = message
+        before, current = current, message
         if as_json:
             say_json(current)
-        else:
+            continue
+        if current.state is not before.state or current.canceling != before.canceling:
             say(describe_state(current))
+        if current.message and current.message != before.message and not current.state.terminal:
+            _say_message(current.message, colors=colors)
     if current.state is Phase.SUCCESS:
         return ExitCode.OK
     raise CommandFailed(ExitCode.UNSUCCESSFUL, describe_end(current))
@@ -134,11 +146,16 @@ async def cancel(link: Link, timeout: float, *, as_json: bool) -> ExitCode:
 
 
 async def watch(link: Link, *, as_json: bool) -> ExitCode:
-    """Print the current state, then one line per change, until the connection ends."""
+    """Print the current state, then one line per change, until the connection ends.
+
+    With ``as_json``, a job's ``output`` messages are printed too, as they come.
+    """
     last_seq = -1
     while True:
         message = await next_message(link)
-        if isinstance(message, State) and message.seq > last_seq:
+        if as_json and isinstance(message, Output):
+            print(encode(message).decode(), flush=True)
+        elif isinstance(message, State) and message.seq > last_seq:
             last_seq = message.seq
             if as_json:
                 say_json(message)

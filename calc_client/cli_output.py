@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from calc_client.text import plain
+from calc_client.text import plain, terminal_safe
 from protocol import AckReason, Phase, ServerMessage, State, encode
 
 _REASONS: dict[str, str] = {
@@ -34,6 +34,8 @@ def describe_state(state: State) -> str:
     phase = state.state
     if phase is Phase.IDLE:
         return "IDLE, no calculation has run yet"
+    if state.stage_duration <= 0:
+        return _describe_job_state(state)
     stage = f"stage {min(state.stage + 1, state.stages)}/{state.stages}"
     elapsed = state.stage * state.stage_duration + state.stage_elapsed
     parts = [phase.value]
@@ -51,6 +53,25 @@ def describe_state(state: State) -> str:
         parts.append(f"canceled by {state.ended_by}")
     elif state.ended_by and phase is Phase.FAILED:
         parts.append(f"failed: {state.ended_by}")
+    return ", ".join(parts)
+
+
+def _describe_job_state(state: State) -> str:
+    """A job's state: its stages are not timed, so its progress and how it ended instead."""
+    parts = [state.state.value]
+    if state.progress is not None and not state.state.terminal:
+        parts.append(f"{state.progress:.0%}")
+    if state.canceling:
+        parts.append("canceling")
+    parts.append(f"calculation {state.calculation_id}")
+    if state.started_by:
+        parts.append(f"started by {state.started_by}")
+    if state.ended_by and state.state is Phase.CANCELED:
+        parts.append(f"canceled by {state.ended_by}")
+    elif state.ended_by and state.state is Phase.FAILED:
+        parts.append(f"failed: {state.ended_by}")
+        if state.message:
+            parts.append(terminal_safe(state.message))  # the job's text: untrusted
     return ", ".join(parts)
 
 

@@ -21,6 +21,7 @@ from protocol import (
     ClientMessage,
     Hello,
     HistoryQuery,
+    Logs,
     ServerMessage,
     Start,
     Sync,
@@ -117,6 +118,16 @@ class Link:
             request_id=rid, limit=limit, before=before, calculation_id=calculation_id
         )
         await self.send(query)
+        return rid
+
+    async def logs(
+        self, since: int | None = None, limit: int = 100, calculation_id: str | None = None
+    ) -> str:
+        """Ask for a job's kept output lines; returns the request id the ``output`` will carry."""
+        rid = self.next_request_id()
+        await self.send(
+            Logs(request_id=rid, since=since, limit=limit, calculation_id=calculation_id)
+        )
         return rid
 
     def __aiter__(self) -> Link:

@@ -63,3 +63,46 @@ def who(label: str, width: int = 40) -> str:
         return fit(plain(label, width), width)
     suffix = f" ({found.group(1)})"
     return fit(plain(label[: found.start()], width), max(width - cells(suffix), 1)) + suffix
+
+
+# Escape sequences as ECMA-48 frames them: a kept SGR is one of these, everything else is dropped
+# whole (not just its ESC), so no half of a sequence reaches the screen as text either.
+_ESCAPE = re.compile(
+    r"""
+      \x1b\[[0-?]*[ -/]*[@-~]                    # CSI: cursor moves, erase (2J), SGR colours
+    | \x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?  # OSC: titles, hyperlinks, clipboard; to BEL/ST
+    | \x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?     # DCS, SOS, PM, APC strings
+    | \x1b[ -/]*[0-~]?                           # any other escape, or a lone ESC
+    | \x9b[0-?]*[ -/]*[@-~]                      # 8-bit CSI
+    | [\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?  # 8-bit strings
+    """,
+    re.VERBOSE,
+)
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+
+
+def terminal_safe(text: str, *, colors: bool = False) -> str:
+    """A job's output line made safe for a terminal: no escape sequence, control or bidi char.
+
+    With ``colors``, SGR sequences (colours, bold) are kept and everything else still goes:
+    cursor moves, screen clears, title and clipboard sets, hyperlinks, BEL. Tabs stay.
+    """
+    parts: list[str] = []
+    start = 0
+    for found in _ESCAPE.finditer(text):
+        parts.append(_printable(text[start : found.start()]))
+        if colors and _SGR.fullmatch(found.group()):
+            parts.append(found.group())
+        start = found.end()
+    parts.append(_printable(text[start:]))
+    return "".join(parts)
+
+
+def _printable(text: str) -> str:
+    if text.isprintable():
+        return text  # the common case, checked in C
+    return "".join(
+        ch
+        for ch in text
+        if ch == "\t" or (unicodedata.category(ch) != "Cc" and ch not in _BIDI_CONTROLS)
+    )

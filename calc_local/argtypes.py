@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from urllib.parse import urlsplit, urlunsplit
 
 from calc_local.names import name_problem
@@ -56,3 +57,14 @@ def websocket_url(text: str) -> str:
             f"ws://127.0.0.1:8765/ws, got {text!r}"
         )
     return urlunsplit(parts._replace(scheme=scheme))
+
+
+def command_line(text: str) -> tuple[str, ...]:
+    """A command and its arguments, split like a POSIX shell would (no shell runs it)."""
+    try:
+        argv = tuple(shlex.split(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"cannot split {text!r}: {exc}") from None
+    if not argv:
+        raise argparse.ArgumentTypeError("the command is empty")
+    return argv

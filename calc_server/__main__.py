@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import shlex
 import signal
 import ssl
 import sys
@@ -13,16 +14,21 @@ from dataclasses import replace
 from pathlib import Path
 
 from calc_local.tokenfile import token_published
+from calc_server.app import CLUSTER_JOB_REFUSED
 from calc_server.cluster.node import ClusterUnavailable
 from calc_server.config import Settings, parse_settings
 from calc_server.fdlimit import pending_bound, raise_to_hard_limit
 from calc_server.history import HistoryFileRefused
+from calc_server.jobs import JobConfigError
 from calc_server.loop import loop_factory
 from calc_server.runner import start_server
 from calc_server.tokenfiles import listening_hosts
 from calc_server.workers import run_workers
 
 log = logging.getLogger("calc_server")
+
+EX_USAGE = 64
+"""Exit code when the configured job cannot be run (a missing executable): fix the command."""
 
 
 def announce_token(paths: list[Path], token: str) -> None:
@@ -43,7 +49,7 @@ def announce_token(paths: list[Path], token: str) -> None:
 
 
 async def serve(settings: Settings, open_files: tuple[int, int] | None = None) -> None:
-    """Serve until SIGINT, SIGTERM or SIGHUP, then shut down gracefully.
+    """Serve until SIGINT, SIGTERM or SIGHUP, then shut down gracefully (a job is canceled).
 
     ``open_files`` is the soft limit before and after it was raised, for the log.
 
@@ -59,6 +65,9 @@ async def serve(settings: Settings, open_files: tuple[int, int] | None = None) -
         settings = replace(settings, token=secrets.token_urlsafe(32))
     try:
         server = await start_server(settings)
+    except JobConfigError as exc:
+        log.error("%s", exc)
+        raise SystemExit(EX_USAGE) from None
     except ValueError as exc:
         log.error("%s", exc)
         raise SystemExit(2) from None
@@ -88,7 +97,10 @@ async def serve(settings: Settings, open_files: tuple[int, int] | None = None) -
                     raised,
                     pending_bound(),
                 )
-            log.info("listening on %s (stage %gs)", server.url, settings.stage_seconds)
+            runs = (
+                shlex.join(settings.job) if settings.job else f"stage {settings.stage_seconds:g}s"
+            )
+            log.info("listening on %s (%s)", server.url, runs)
             await stop.wait()
     except OSError as exc:
         log.error("cannot write the token file: %s", exc)
@@ -111,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if settings.job is not None and settings.redis_url is not None:
+        log.error("%s", CLUSTER_JOB_REFUSED)
+        return EX_USAGE
     if settings.workers > 1:
         return run_workers(settings, sys.argv[1:] if argv is None else argv)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:

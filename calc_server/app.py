@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import shlex
 from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
@@ -16,7 +17,18 @@ from calc_server.cluster.node import ClusterService
 from calc_server.config import Settings
 from calc_server.connection import websocket_handler
 from calc_server.hub import Hub
-from calc_server.keys import EPOCH, GUESSES, HISTORY, HUB, METRICS, REFUSALS, SERVICE, SETTINGS
+from calc_server.jobs import CommandJob, Job, JobConfigError, TimerJob
+from calc_server.keys import (
+    EPOCH,
+    GUESSES,
+    HISTORY,
+    HUB,
+    JOB,
+    METRICS,
+    REFUSALS,
+    SERVICE,
+    SETTINGS,
+)
 from calc_server.metrics import Metrics
 from calc_server.metrics import render as render_metrics
 from calc_server.origins import loopback_host_only
@@ -26,6 +38,10 @@ from calc_server.version import __version__
 from protocol.schema import render as render_schema
 
 log = logging.getLogger("calc_server")
+
+CLUSTER_JOB_REFUSED = (
+    "--job is not supported in cluster mode (--redis): a cluster runs the built-in timer only"
+)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -83,7 +99,7 @@ async def _on_shutdown(app: web.Application) -> None:
     """End a running calculation as CANCELED, tell everyone, then close every peer with 1001."""
     hub = app[HUB]
     app[REFUSALS].stop()
-    app[SERVICE].shutdown()
+    await app[SERVICE].shutdown()  # a job is given its (capped) grace; CANCELED goes out
     hub.stop()
     # peers stay in the hub: each handler removes its own and logs the disconnect
     peers = hub.peers
@@ -121,8 +137,20 @@ async def _bind_clock(app: web.Application) -> None:
     """Create the service on the running loop, so deadlines use the loop's monotonic clock."""
     loop = asyncio.get_running_loop()
     settings = app[SETTINGS]
-    calculation = Calculation(epoch=app[EPOCH], stage_duration=settings.stage_seconds)
-    app[SERVICE] = CalculationService(calculation, app[HUB], loop.time, app[METRICS], app[HISTORY])
+    job = app[JOB]
+    calculation = Calculation(
+        epoch=app[EPOCH], stage_duration=settings.stage_seconds, timed=job.timed
+    )
+    app[SERVICE] = CalculationService(
+        calculation,
+        app[HUB],
+        loop.time,
+        app[METRICS],
+        app[HISTORY],
+        job=job,
+        grace=settings.job_grace,
+        command=None if settings.job is None else shlex.join(settings.job),
+    )
 
 
 async def _cluster_service(app: web.Application) -> AsyncIterator[None]:
@@ -131,6 +159,19 @@ async def _cluster_service(app: web.Application) -> AsyncIterator[None]:
     app[SERVICE] = service
     yield
     await service.close()
+
+
+def make_job(settings: Settings) -> Job:
+    """What runs as the calculation: the configured command, else the built-in timer.
+
+    Raises ``JobConfigError`` (one line for the operator) when the command cannot be run, or
+    in cluster mode, which runs no job.
+    """
+    if settings.job is None:
+        return TimerJob()
+    if settings.redis_url is not None:
+        raise JobConfigError(CLUSTER_JOB_REFUSED)
+    return CommandJob(settings.job, cwd=settings.job_cwd, grace=settings.job_grace)
 
 
 def make_app(settings: Settings | None = None) -> web.Application:
@@ -145,6 +186,7 @@ def make_app(settings: Settings | None = None) -> web.Application:
     app = web.Application(middlewares=[loopback_host_only] if settings.no_auth else [])
     app[SETTINGS] = settings
     app[EPOCH] = secrets.token_hex(8)
+    app[JOB] = make_job(settings)
     app[METRICS] = counters = Metrics()
     app[HUB] = Hub(
         send_buffer_limit=settings.send_buffer_limit,

@@ -3,6 +3,11 @@
 No sockets, no event loop, no clock of its own: every method takes ``now`` (seconds on a
 monotonic clock), so tests drive it with an injected clock and the server with the loop's.
 It is the single writer of calculation state; each change comes back as a ``State`` snapshot.
+
+Two kinds of run, chosen once (``timed``): the built-in timer, whose stages follow the clock
+(deadlines on a grid), and a job, whose stages follow what the job tells (``job_event``: the
+events of ``calc_server.jobs``). A job's cancel is not instant: the state says ``canceling``
+until the job's ``Exited`` arrives, and only then CANCELED.
 """
 
 from __future__ import annotations
@@ -11,9 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import uuid4
 
+from calc_server.jobs import Exited, JobEvent, Report, Started
+from calc_server.jobs.output import shorten
 from protocol import STAGES, AckReason, Phase, State
 
 _STAGE_PHASES = (Phase.STARTING, Phase.IN_PROGRESS, Phase.ALMOST_DONE)
+
+ALMOST_DONE_AT = 0.9
+"""A job that reports this much progress is ALMOST_DONE."""
+
+REPORT_INTERVAL = 0.1
+"""A job's progress and message reach the clients at most this often (seconds); a change of
+stage or the end goes out at once."""
 
 SHUTDOWN = "server shutdown"
 """``ended_by`` of a calculation canceled because the server stopped."""
@@ -39,22 +53,35 @@ class Outcome:
 class Calculation:
     """One shared calculation: IDLE -> STARTING -> IN_PROGRESS -> ALMOST_DONE -> SUCCESS.
 
-    Deadlines are ``started_at + k * stage_duration``, so lateness never accumulates. A
+    Timed: deadlines are ``started_at + k * stage_duration``, so lateness never accumulates. A
     transition whose deadline has passed counts as done even if no timer has fired yet, which
     makes a cancel racing the final transition resolve to exactly one terminal state.
+
+    Not timed (a job runs): STARTING until the job's first sign of life, IN_PROGRESS, then
+    ALMOST_DONE when the job says so or reports ``ALMOST_DONE_AT``; the job's exit decides
+    SUCCESS, FAILED or (after a cancel) CANCELED. The only deadline is the next paced report.
     """
 
     epoch: str
     stage_duration: float
     new_id: Callable[[], str] = new_calculation_id
+    timed: bool = True
     seq: int = 0
     phase: Phase = Phase.IDLE
     stage: int = 0
     calculation_id: str | None = None
     started_by: str | None = None
     ended_by: str | None = None
+    progress: float | None = None
+    message: str | None = None
+    exit_code: int | None = None
+    canceling_by: str | None = None
+    """Who asked a job's run to cancel, while its processes are still exiting."""
     _started_at: float = 0.0
     _frozen_elapsed: float = 0.0
+    _stage_started_at: float = 0.0
+    _published_at: float = float("-inf")
+    _report_due: float | None = None
 
     def __post_init__(self) -> None:
         if not self.stage_duration > 0:
@@ -63,18 +90,36 @@ class Calculation:
     # --- queries -------------------------------------------------------------------------
 
     def deadline(self) -> float | None:
-        """Monotonic time of the next transition, or None when nothing runs."""
+        """Monotonic time of the next transition (or paced report), or None when nothing runs."""
         if not self.phase.running:
             return None
+        if not self.timed:
+            return self._report_due
         return self._started_at + (self.stage + 1) * self.stage_duration
 
     def snapshot(self, now: float) -> State:
         """The full state as seen at ``now``."""
+        if self.timed:
+            return self._timed_snapshot(now)
+        elapsed = max(now - self._stage_started_at, 0.0)
+        return self._state(
+            elapsed if self.phase.running else self._frozen_elapsed, 0.0, self.progress
+        )
+
+    def _timed_snapshot(self, now: float) -> State:
         if self.phase.running:
             stage_start = self._started_at + self.stage * self.stage_duration
             elapsed = min(max(now - stage_start, 0.0), self.stage_duration)
         else:
             elapsed = self._frozen_elapsed
+        progress = None
+        if self.phase is Phase.SUCCESS:
+            progress = 1.0
+        elif self.phase is not Phase.IDLE:
+            progress = min((self.stage + elapsed / self.stage_duration) / STAGES, 1.0)
+        return self._state(elapsed, self.stage_duration, progress)
+
+    def _state(self, elapsed: float, duration: float, progress: float | None) -> State:
         return State(
             seq=self.seq,
             epoch=self.epoch,
@@ -83,15 +128,21 @@ class Calculation:
             stage=self.stage,
             stages=STAGES,
             stage_elapsed=elapsed,
-            stage_duration=self.stage_duration,
+            stage_duration=duration,
             started_by=self.started_by,
             ended_by=self.ended_by,
+            progress=progress,
+            message=self.message,
+            exit_code=self.exit_code,
+            canceling=self.canceling_by is not None,
         )
 
     # --- commands ------------------------------------------------------------------------
 
     def advance(self, now: float) -> list[State]:
         """Apply every transition whose deadline is at or before ``now``."""
+        if not self.timed:
+            return self._publish_due_report(now)
         changes: list[State] = []
         deadline = self.deadline()
         while deadline is not None and now >= deadline:
@@ -115,7 +166,12 @@ class Calculation:
         self.stage = 0
         self.started_by = by
         self.ended_by = None
-        self._started_at = now
+        self.progress = None
+        self.message = None
+        self.exit_code = None
+        self.canceling_by = None
+        self._report_due = None
+        self._started_at = self._stage_started_at = now
         changes.append(self._changed(now))
         return Outcome(True, None, tuple(changes), seq=self.seq)
 
@@ -126,9 +182,30 @@ class Calculation:
             return Outcome(False, AckReason.NOT_RUNNING, tuple(changes), seq=self.seq)
         if calculation_id is not None and calculation_id != self.calculation_id:
             return Outcome(False, AckReason.STALE_CALCULATION, tuple(changes), seq=self.seq)
-        self._end(now, Phase.CANCELED, by)
+        if self.timed:
+            self._end(now, Phase.CANCELED, by)
+        elif self.canceling_by is None:
+            self.canceling_by = by  # CANCELED comes with the job's exit
+        else:
+            return Outcome(True, None, tuple(changes), seq=self.seq)  # already under way
         changes.append(self._changed(now))
         return Outcome(True, None, tuple(changes), seq=self.seq)
+
+    def job_event(self, now: float, calculation_id: str, event: JobEvent) -> list[State]:
+        """What the job running ``calculation_id`` told: its stage, progress, message, end.
+
+        Events of another run, or of a run that already ended, change nothing.
+        """
+        if self.timed or calculation_id != self.calculation_id or not self.phase.running:
+            return []
+        match event:
+            case Started():
+                return self._enter(now, 1) if self.stage == 0 else []
+            case Report() as report:
+                return self._reported(now, report)
+            case Exited() as exited:
+                return self._exited(now, exited)
+        return []
 
     def fail(self, now: float, reason: str) -> list[State]:
         """Mark the running calculation FAILED (the server hit an unexpected error)."""
@@ -139,12 +216,66 @@ class Calculation:
 
     # --- internals -----------------------------------------------------------------------
 
+    def _enter(self, now: float, stage: int) -> list[State]:
+        self.stage = stage
+        self.phase = _STAGE_PHASES[stage]
+        self._stage_started_at = now
+        self._report_due = None
+        return [self._changed(now)]
+
+    def _reported(self, now: float, report: Report) -> list[State]:
+        if report.progress is not None:
+            self.progress = report.progress
+        if report.message is not None:
+            self.message = report.message
+        almost = report.stage == "ALMOST_DONE" or (self.progress or 0.0) >= ALMOST_DONE_AT
+        if self.stage < 2 and almost:
+            return [*(self._enter(now, 1) if self.stage == 0 else []), *self._enter(now, 2)]
+        if self.stage == 0:
+            return self._enter(now, 1)
+        if now >= self._published_at + REPORT_INTERVAL:
+            self._report_due = None
+            return [self._changed(now)]
+        self._report_due = self._published_at + REPORT_INTERVAL
+        return []
+
+    def _publish_due_report(self, now: float) -> list[State]:
+        if self._report_due is None or now < self._report_due or not self.phase.running:
+            return []
+        self._report_due = None
+        return [self._changed(now)]
+
+    def _exited(self, now: float, exited: Exited) -> list[State]:
+        self._report_due = None
+        self.exit_code = exited.exit_code if exited.signal is None else -exited.signal
+        if exited.message is not None:
+            self.message = shorten(" ".join(exited.message.split()))
+        canceled_by = self.canceling_by
+        self.canceling_by = None
+        self._frozen_elapsed = max(now - self._stage_started_at, 0.0)
+        if canceled_by is not None or exited.canceled:
+            self.phase = Phase.CANCELED
+            self.ended_by = canceled_by or SHUTDOWN
+        elif exited.succeeded:
+            self.phase, self.stage, self.progress = Phase.SUCCESS, STAGES, 1.0
+            self._frozen_elapsed = 0.0
+        else:
+            self.phase = Phase.FAILED
+            self.ended_by = exited.describe()
+        return [self._changed(now)]
+
     def _end(self, now: float, phase: Phase, by: str) -> None:
-        stage_start = self._started_at + self.stage * self.stage_duration
-        self._frozen_elapsed = min(max(now - stage_start, 0.0), self.stage_duration)
+        if self.timed:
+            stage_start = self._started_at + self.stage * self.stage_duration
+            self._frozen_elapsed = min(max(now - stage_start, 0.0), self.stage_duration)
+        else:
+            self._frozen_elapsed = max(now - self._stage_started_at, 0.0)
+            self._report_due = None
+            self.canceling_by = None
         self.phase = phase
         self.ended_by = by
 
     def _changed(self, now: float) -> State:
         self.seq += 1
+        self._published_at = now
         return self.snapshot(now)

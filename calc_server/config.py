@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from calc_local.argtypes import at_least_one, port, positive_seconds
+from calc_local.argtypes import at_least_one, command_line, port, positive_seconds
 from calc_local.defaults import DEFAULT_HOST, DEFAULT_PORT
 from calc_local.loopback import is_loopback
 from calc_local.statedir import state_dir
@@ -79,6 +79,12 @@ class Settings:
     """Runs the history keeps: the newest ones."""
     refusal_log_interval: float = 10.0
     """Refused requests are logged as at most one summary line per this many seconds."""
+    job: tuple[str, ...] | None = None
+    """The command run as the calculation (already split); None: the built-in timer."""
+    job_cwd: str | None = None
+    """The job's working directory; None: the server's."""
+    job_grace: float = 10.0
+    """Seconds between a cancel's SIGTERM and the SIGKILL to the job's process group."""
 
     @property
     def tls(self) -> bool:
@@ -272,6 +278,28 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         help="keep the newest N runs (env CALC_HISTORY_KEEP, default %(default)s)",
     )
     p.add_argument(
+        "--job",
+        type=command_line,
+        default=env.get("CALC_JOB"),
+        metavar="'COMMAND ARGS...'",
+        help="run this command as the calculation instead of the built-in timer; split like a "
+        "shell would, run without one (env CALC_JOB)",
+    )
+    p.add_argument(
+        "--job-cwd",
+        default=env.get("CALC_JOB_CWD"),
+        metavar="DIR",
+        help="the job's working directory (env CALC_JOB_CWD, default: the server's)",
+    )
+    p.add_argument(
+        "--job-grace",
+        type=positive_seconds,
+        default=env.get("CALC_JOB_GRACE", 10.0),
+        metavar="SECONDS",
+        help="after a cancel's SIGTERM, SIGKILL the job's processes this much later "
+        "(env CALC_JOB_GRACE, default %(default)s)",
+    )
+    p.add_argument(
         "--log-level",
         default=env.get("CALC_LOG_LEVEL", "INFO"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -313,6 +341,9 @@ def parse_settings(
         reuse_port=ns.reuse_port,
         history=history_file(ns.history, ns.port, env, cluster=bool(ns.redis)),
         history_keep=ns.history_keep,
+        job=ns.job,
+        job_cwd=ns.job_cwd,
+        job_grace=ns.job_grace,
     )
 
 

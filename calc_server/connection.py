@@ -33,6 +33,7 @@ from protocol import (
     ErrorCode,
     Hello,
     HistoryQuery,
+    Logs,
     Start,
     Sync,
     Welcome,
@@ -157,6 +158,8 @@ class Connection:
                 self._hub.send(self.peer, encode(Ack(request_id=rid, accepted=True, seq=state.seq)))
             case HistoryQuery() as query:
                 self._answer_later(history_requests.answer(query, self._history))
+            case Logs() as request:
+                self._hub.send(self.peer, self._service.output.logs(request))
 
     def _answer_later(self, answer: Coroutine[Any, Any, bytes]) -> None:
         """Send ``answer`` when it is ready; frames keep being read meanwhile."""
@@ -232,7 +235,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         remote=_remote(request),
     )
 
-    def greeting(clients: int) -> tuple[bytes, bytes]:
+    def greeting(clients: int) -> list[bytes]:
         state = service.snapshot()
         last = history.last_run
         welcome = Welcome(
@@ -245,7 +248,8 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
             node=settings.node,
             last_run=None if last is None else run_message(last, with_tail=False),
         )
-        return encode(welcome), encode(state)
+        # the last run's latest lines right after its state: a late joiner sees what it missed
+        return [encode(welcome), encode(state), *service.output.tail()]
 
     hub.add(peer, greeting)
     metrics.connections += 1

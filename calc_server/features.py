@@ -9,9 +9,12 @@ def features(settings: Settings) -> list[str]:
     """What this server offers beyond protocol 1, given how it was started.
 
     ``history``: the ``history`` request and ``welcome.last_run`` (always: a server without a
-    file keeps its history in memory). ``cluster``: started with ``--redis``.
+    file keeps its history in memory). ``job`` and ``output``: a real command runs (state
+    progress/message, ``output`` and ``logs``). ``cluster``: started with ``--redis``.
     """
     offered: list[str] = ["history"]
+    if settings.job is not None:
+        offered += ["job", "output"]
     if settings.redis_url is not None:
         offered.append("cluster")
     return offered

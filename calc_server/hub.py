@@ -203,6 +203,25 @@ class Hub:
         self._notice_frame = frame if lasting else b""
         self.broadcast(frame)
 
+    def broadcast_output(self, payload: bytes, part: int = 0, parts: int = 1) -> None:
+        """Fan a pre-encoded ``output`` message out to the peers with room to spare.
+
+        Only the peers in share ``part`` of ``parts`` (always the same share for a peer), so a
+        caller can spread one message over time. Output never marks a peer behind: a peer with
+        more than half the limit unsent, or already behind, skips the message (it sees a gap in
+        the offsets and may ask ``logs``), so an output flood can never hold back the states.
+        """
+        frame = text_frame(payload)
+        room = self._limit // 2
+        for peer in self._peers:
+            if parts > 1 and hash(peer) % parts != part:
+                continue
+            transport = peer.transport
+            if peer.behind_since is not None or transport.get_write_buffer_size() > room:
+                self.metrics.output_skipped += 1
+            elif not (peer.ws.closed or transport.is_closing()):
+                transport.write(frame)
+
     def presence_changed(self) -> None:
         """Schedule one presence broadcast; connects and leaves close together share it."""
         if not self.closing:

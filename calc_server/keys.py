@@ -7,6 +7,7 @@ from aiohttp import web
 from calc_server.auth_limits import GuessLimiter, RefusalLog
 from calc_server.config import Settings
 from calc_server.hub import Hub
+from calc_server.jobs import Job
 from calc_server.metrics import Metrics
 from calc_server.pending import PendingHandshakes
 from calc_server.run_history import RunHistory
@@ -21,3 +22,4 @@ HISTORY = web.AppKey("history", RunHistory)
 GUESSES = web.AppKey("guesses", GuessLimiter)
 REFUSALS = web.AppKey("refusals", RefusalLog)
 PENDING = web.AppKey("pending", PendingHandshakes)
+JOB = web.AppKey("job", Job)

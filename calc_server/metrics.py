@@ -27,6 +27,10 @@ class Metrics:
     """Handshakes answered with 401, 403 or 503."""
     bad_messages: int = 0
     """Frames answered with ``bad_message``."""
+    output_batches: int = 0
+    """``output`` batches of a job's lines broadcast (each encoded once)."""
+    output_skipped: int = 0
+    """Times an output batch skipped a peer without room for it (it sees a gap)."""
 
     @property
     def encodes(self) -> int:
@@ -43,6 +47,8 @@ _COUNTERS = (
     ("calc_connections_total", "connections"),
     ("calc_handshakes_refused_total", "handshakes_refused"),
     ("calc_bad_messages_total", "bad_messages"),
+    ("calc_output_batches_total", "output_batches"),
+    ("calc_output_skipped_total", "output_skipped"),
 )
 
 

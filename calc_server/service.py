@@ -1,4 +1,10 @@
-"""The thin I/O shell around the pure Calculation: loop timers in, broadcasts out."""
+"""The thin I/O shell around the pure Calculation: loop timers and job events in, broadcasts out.
+
+The service drives one ``Job`` (``calc_server.jobs``) without asking which: the built-in
+``TimerJob`` or a real ``CommandJob``. A start that the calculation accepts starts the job; an
+accepted cancel cancels it; each event of the run goes back to the calculation, and its lines
+to the ``OutputFeed``.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +13,26 @@ import logging
 from collections.abc import Callable, Iterable
 
 from calc_server.calculation import SHUTDOWN, Calculation, Outcome
+from calc_server.history import OUTPUT_TAIL_LINES
+from calc_server.history import OutputLine as HistoryLine
 from calc_server.hub import Hub
+from calc_server.jobs import Exited, Job, JobEvent, JobSink, Output, TimerJob
 from calc_server.metrics import Metrics
-from calc_server.run_history import RunHistory
+from calc_server.output_feed import OutputFeed
+from calc_server.run_history import JobDetails, RunHistory
 from protocol import State, encode
 
 log = logging.getLogger("calc_server.calculation")
 
+SHUTDOWN_GRACE = 5.0
+"""At server shutdown a job gets at most this long after SIGTERM before SIGKILL."""
+
+END_WAIT = 5.0
+"""How long, beyond the grace, shutdown waits for a job's end before it gives up on it."""
+
 
 class CalculationService:
-    """Owns the Calculation, arms one timer for its next deadline, and publishes changes.
+    """Owns the Calculation and its job, arms one timer for the next deadline, publishes changes.
 
     Every change is encoded once and handed to the hub. Canceling disarms the timer, so no
     transition can follow CANCELED; a timer that fires early simply re-arms.
@@ -29,9 +45,18 @@ class CalculationService:
         clock: Callable[[], float],
         metrics: Metrics,
         history: RunHistory,
+        job: Job | None = None,
+        grace: float = 10.0,
+        command: str | None = None,
     ) -> None:
         self.calculation = calculation
         self._history = history
+        self._command = command
+        """The job's command line, for the history; None for the built-in timer."""
+        self.job: Job = job or TimerJob()
+        self.output = OutputFeed(hub)
+        """The job's kept lines and their paced broadcast."""
+        self._grace = grace
         self._hub = hub
         self._metrics = metrics
         self._clock = clock
@@ -42,17 +67,47 @@ class CalculationService:
         return self.calculation.snapshot(self._clock())
 
     def start(self, by: str) -> Outcome:
-        """Start a calculation on behalf of ``by``."""
-        return self._apply(lambda now: self.calculation.start(now, by))
+        """Start a calculation on behalf of ``by``, and its job."""
+        outcome = self._apply(lambda now: self.calculation.start(now, by))
+        calculation_id = self.calculation.calculation_id
+        if outcome.accepted and calculation_id is not None:
+            self.output.new_run(calculation_id)
+            self.job.start(calculation_id, self._sink(calculation_id))
+        return outcome
 
     def cancel(self, by: str, calculation_id: str | None) -> Outcome:
-        """Cancel the running calculation on behalf of ``by``."""
-        return self._apply(lambda now: self.calculation.cancel(now, by, calculation_id))
+        """Cancel the running calculation on behalf of ``by``: its job ends, then CANCELED."""
+        outcome = self._apply(lambda now: self.calculation.cancel(now, by, calculation_id))
+        if outcome.accepted:
+            self.job.cancel(self._grace)
+        return outcome
 
-    def shutdown(self) -> None:
-        """Cancel whatever runs because the server is stopping, and disarm the timer."""
+    async def shutdown(self) -> None:
+        """Cancel whatever runs because the server is stopping, wait for its end, disarm."""
         self._apply(lambda now: self.calculation.cancel(now, SHUTDOWN))
+        grace = min(self._grace, SHUTDOWN_GRACE)
+        self.job.cancel(grace)
+        try:
+            async with asyncio.timeout(grace + END_WAIT):
+                await self.job.wait()
+        except TimeoutError:
+            log.error("the job did not end %.1fs after SIGKILL", END_WAIT)
+        self.output.stop()
         self._disarm()
+
+    def _sink(self, calculation_id: str) -> JobSink:
+        """Where one run's events go: the feed for its lines, the calculation for the rest."""
+
+        def sink(event: JobEvent) -> None:
+            if isinstance(event, Output):
+                self.output.add(event.lines)
+                return
+            if isinstance(event, Exited):
+                self.output.flush(at_once=True)  # every line before the end, in order
+                log.info("job of calculation %s ended: %s", calculation_id, event.describe())
+            self._apply_changes(lambda now: self.calculation.job_event(now, calculation_id, event))
+
+        return sink
 
     def _apply(self, command: Callable[[float], Outcome]) -> Outcome:
         try:
@@ -64,26 +119,31 @@ class CalculationService:
         self._arm()
         return outcome
 
-    def _on_deadline(self) -> None:
-        self._timer = None
+    def _apply_changes(self, command: Callable[[float], list[State]]) -> None:
         try:
-            changes = self.calculation.advance(self._clock())
+            changes = command(self._clock())
         except Exception:
             self._failed()
             return
         self._publish(changes)
         self._arm()
 
+    def _on_deadline(self) -> None:
+        self._timer = None
+        self._apply_changes(self.calculation.advance)
+
     def _failed(self) -> None:
         log.exception("calculation failed unexpectedly")
         self._disarm()
         self._publish(self.calculation.fail(self._clock(), "server error"))
+        self.job.cancel(self._grace)
 
     def _publish(self, changes: Iterable[State]) -> None:
         for state in changes:
             self._metrics.state_changes += 1
             self._hub.broadcast_state(encode(state))
-            self._history.observe(state)  # after the fan-out; queues, never waits on disk
+            # after the fan-out; queues, never waits on disk
+            self._history.observe(state, self._job_details(state))
             # logged after the fan-out: formatting a log line is not worth a client's wait
             log.info(
                 "state %s seq=%d calculation=%s%s",
@@ -92,6 +152,21 @@ class CalculationService:
                 state.calculation_id,
                 f" ended_by={state.ended_by}" if state.ended_by else "",
             )
+
+    def _job_details(self, state: State) -> JobDetails | None:
+        """What the history keeps of a real job with ``state``: its command, and at the end
+        how it exited, its last message and its last lines."""
+        if self._command is None:
+            return None
+        if state.state.running:
+            return JobDetails(command=self._command)
+        lines = self.output.ring.tail(OUTPUT_TAIL_LINES).lines
+        return JobDetails(
+            command=self._command,
+            exit_code=state.exit_code,
+            last_message=state.message,
+            output_tail=tuple(HistoryLine(line.stream, line.text) for line in lines),
+        )
 
     def _arm(self) -> None:
         self._disarm()

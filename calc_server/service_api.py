@@ -12,6 +12,7 @@ from collections.abc import Awaitable
 from typing import Protocol
 
 from calc_server.calculation import Outcome
+from calc_server.output_feed import OutputFeed
 from protocol import State
 
 
@@ -21,6 +22,9 @@ class Service(Protocol):
     A command's changes are broadcast before its outcome is returned (or its awaitable
     completes), so a client sees the state before the ack that names its ``seq``.
     """
+
+    output: OutputFeed
+    """A job's kept lines and their broadcast (cluster mode runs no job: it keeps none)."""
 
     def snapshot(self) -> State:
         """The current state, as a joiner or a ``sync`` should see it now."""
@@ -34,6 +38,6 @@ class Service(Protocol):
         """Cancel the running calculation (the one named, if given) on behalf of ``by``."""
         ...
 
-    def shutdown(self) -> None:
-        """The server is stopping: stop driving the calculation."""
+    async def shutdown(self) -> None:
+        """The server is stopping: stop driving the calculation (a job gets its grace)."""
         ...

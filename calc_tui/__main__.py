@@ -14,7 +14,7 @@ from calc_client.options import (
     env_token_problem,
 )
 from calc_client.security import client_ssl
-from calc_local.argtypes import port, positive_seconds, websocket_url
+from calc_local.argtypes import command_line, port, positive_seconds, websocket_url
 from calc_local.defaults import DEFAULT_PORT, DEFAULT_URL, default_url
 from calc_local.version import add_version_option
 from calc_tui.app import CalcApp, make_app
@@ -26,7 +26,7 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="calc-tui",
         description="Watch and drive the shared calculation in the terminal. "
-        "Keys: s start, c cancel, r reconnect now, q quit.",
+        "Keys: s start, c cancel, r reconnect now, e events, o output, h history, q quit.",
     )
     add_version_option(p)
     p.add_argument(
@@ -55,6 +55,23 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         default=2.0,
         help="with --serve: seconds per stage (default %(default)s)",
     )
+    p.add_argument(
+        "--job",
+        type=command_line,
+        default=None,
+        metavar="'COMMAND ARGS...'",
+        help="with --serve: run this command as the calculation (as calc-server --job)",
+    )
+    p.add_argument(
+        "--job-cwd", default=None, metavar="DIR", help="with --serve: the job's working directory"
+    )
+    p.add_argument(
+        "--job-grace",
+        type=positive_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="with --serve: SIGKILL the job this long after a cancel's SIGTERM (default 10)",
+    )
     return p
 
 
@@ -67,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.serve:
         if args.port != DEFAULT_PORT or args.stage_seconds != 2.0:
             p.error("--port and --stage-seconds need --serve")
+        if args.job or args.job_cwd:
+            p.error("--job and --job-cwd need --serve")
         app = make_app(
             args.url,
             name=args.name,
@@ -88,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             stage_seconds=args.stage_seconds,
             token=args.token or os.environ.get("CALC_TOKEN"),
+            job=args.job,
+            job_cwd=args.job_cwd,
+            job_grace=args.job_grace,
         )
     )
 

@@ -40,6 +40,7 @@ from calc_tui.text import (
 from calc_tui.widgets.connection_indicator import ConnectionIndicator
 from calc_tui.widgets.event_log import EventLog
 from calc_tui.widgets.history_view import HistoryView, RunDetails
+from calc_tui.widgets.output_view import OutputView
 from calc_tui.widgets.presence import PresenceCount
 from calc_tui.widgets.progress_panel import ProgressPanel
 from protocol import (
@@ -49,6 +50,7 @@ from protocol import (
     Error,
     ErrorCode,
     History,
+    Output,
     Phase,
     Presence,
     Run,
@@ -89,6 +91,7 @@ class CalcApp(App[None]):
         Binding("r", "reconnect", "Reconnect now"),
         Binding("q", "quit", "Quit"),
         Binding("e", "show_view('events')", "Events"),
+        Binding("o", "show_view('output')", "Output"),
         Binding("h", "show_view('history')", "History"),
     ]
 
@@ -106,6 +109,8 @@ class CalcApp(App[None]):
     _panel = query_one(ProgressPanel)
     _event_log = query_one(EventLog)
     _history_view = query_one(HistoryView)
+    _output_view = query_one(OutputView)
+    _views = query_one("#views", TabbedContent)
     _start_button = query_one("#start", Button)
     _cancel_button = query_one("#cancel", Button)
 
@@ -153,6 +158,8 @@ class CalcApp(App[None]):
         with TabbedContent(id="views", initial="events"):
             with TabPane("Events", id="events"):
                 yield EventLog()
+            with TabPane("Output", id="output"):
+                yield OutputView()
             with TabPane("History", id="history"):
                 yield HistoryView()
         yield Footer()
@@ -277,6 +284,8 @@ class CalcApp(App[None]):
                 self.clients = clients
             case ClusterStatus(degraded=degraded):
                 self._cluster_reported(degraded)
+            case Output() as output:
+                self._output_view.show(output)
 
     def _cluster_reported(self, degraded: bool) -> None:
         text = CLUSTER_DEGRADED if degraded else CLUSTER_HEALTHY
@@ -316,6 +325,11 @@ class CalcApp(App[None]):
             self._record(state.seq, what, "bold" if state.state.terminal else "")
         if state.state.terminal and (old is None or old.state is not state.state):
             self.call_later(self._ask_history)  # a run ended: it belongs in the history now
+        newly_failed = state.state is Phase.FAILED and (
+            old is None or old.state is not Phase.FAILED
+        )
+        if newly_failed and self._output_view.calculation_id == state.calculation_id:
+            self.action_show_view("output")  # the last lines say why: show them
 
     def _ack_received(self, ack: Ack) -> None:
         # Acks go only to their sender, so every ack answers one of ours; if its id is not
@@ -422,10 +436,11 @@ class CalcApp(App[None]):
         await self._send("cancel")
 
     def action_show_view(self, view: str) -> None:
-        """Show one of the views below the progress panel (``events``, ``history``)."""
-        self.query_one("#views", TabbedContent).active = view
-        # the view's own keys (arrows, Enter on a run) work at once
-        (self._history_view.table if view == "history" else self._event_log).focus()
+        """Show one of the views below the progress panel (``events``, ``output``, ``history``)."""
+        self._views.active = view
+        # the view's own keys (arrows, Enter on a run, scrolling) work at once
+        focused = {"history": self._history_view.table, "output": self._output_view}
+        focused.get(view, self._event_log).focus()
 
     def action_reconnect(self) -> None:
         """Try to connect now instead of waiting for the backoff."""

@@ -25,12 +25,21 @@ IDLE = Progress(0.0, None, None)
 
 
 def progress_at(state: State, since: float) -> Progress:
-    """The progress ``since`` seconds after ``state`` arrived (0 for a stopped calculation)."""
+    """The progress ``since`` seconds after ``state`` arrived (0 for a stopped calculation).
+
+    A job's stages are not timed (``stage_duration`` 0): its bar is the ``progress`` it
+    reported, and there is no elapsed or remaining time to tell.
+    """
     stages = max(state.stages, 1)
     duration = state.stage_duration
     total = stages * duration
-    if state.state is Phase.IDLE or not 0 < total < math.inf:
-        return IDLE  # nothing to show, or a server's durations too large to compute with
+    if state.state is Phase.IDLE:
+        return IDLE
+    if duration <= 0:
+        reported = 1.0 if state.state is Phase.SUCCESS else (state.progress or 0.0)
+        return Progress(min(max(reported, 0.0), 1.0), None, None)
+    if not total < math.inf:
+        return IDLE  # a server's durations too large to compute with
     if state.state is Phase.SUCCESS:
         return Progress(1.0, total, None)
     in_stage = state.stage_elapsed

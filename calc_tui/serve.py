@@ -20,6 +20,7 @@ from textual.logging import TextualHandler
 from calc_local.defaults import DEFAULT_PORT
 from calc_local.tokenfile import remove_tokens, token_published
 from calc_server.config import Settings
+from calc_server.jobs import JobConfigError
 from calc_server.runner import start_server
 from calc_server.tokenfiles import listening_hosts
 from calc_tui.hangup import ends_on_hangup
@@ -50,20 +51,36 @@ async def serve_and_run(
     stage_seconds: float = 2.0,
     token: str | None = None,
     headless: bool = False,
+    job: tuple[str, ...] | None = None,
+    job_cwd: str | None = None,
+    job_grace: float = 10.0,
 ) -> int:
     """Start a server on ``host:port``, run the app ``make(url, token)`` against it, stop it.
 
     ``token`` None means a fresh random one. SIGTERM and SIGHUP (a closed SSH session) end
     the app like ``q`` does, so the server still shuts down cleanly and clients hear 1001.
-    Returns the process exit code: 1 if the port cannot be bound.
+    ``job`` (with ``job_cwd`` and ``job_grace``) runs a command as the calculation, as
+    ``calc-server --job`` does. Returns the process exit code: 1 if the port cannot be bound,
+    64 if the job cannot be run.
     """
     with _server_logs_to_textual():
         # The token is left in the token file: this app's own client and any `calc-tui` or
         # `calc` started on this machine for the same port find it there.
         token = token or secrets.token_urlsafe(32)
-        settings = Settings(host=host, port=port, stage_seconds=stage_seconds, token=token)
+        settings = Settings(
+            host=host,
+            port=port,
+            stage_seconds=stage_seconds,
+            token=token,
+            job=job,
+            job_cwd=job_cwd,
+            job_grace=job_grace,
+        )
         try:
             server = await start_server(settings)
+        except JobConfigError as exc:
+            print(f"calc-tui: {exc}", file=sys.stderr)
+            return 64
         except OSError as exc:
             reason = exc.strerror or str(exc)
             if exc.errno == errno.EADDRINUSE:

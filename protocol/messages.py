@@ -68,6 +68,7 @@ AckReasonCode = Annotated[str, _code(AckReason, "Why the command was refused.")]
 ErrorCodeText = Annotated[str, _code(ErrorCode, "What the error is about.")]
 RunOutcomeText = Annotated[str, _code(RunOutcome, "How the run ended.")]
 Seconds = Annotated[float, Meta(ge=0)]
+Fraction = Annotated[float, Meta(ge=0.0, le=1.0)]
 
 
 class Phase(enum.Enum):
@@ -142,9 +143,23 @@ class HistoryQuery(_Message, tag="history", kw_only=True):
     calculation_id: str | None = None
 
 
+class Logs(_Message, tag="logs", kw_only=True):
+    """Ask for the kept output lines of the current run (or of ``calculation_id``, if kept).
+
+    Answered by one ``output`` carrying this ``request_id``; ``since`` null means the last
+    ``limit`` lines, an offset means the lines from there on (as many as fit one frame).
+    """
+
+    request_id: RequestId
+    since: Count | None = None
+    limit: Annotated[int, Meta(ge=1, le=1000)] = 100
+    calculation_id: str | None = None
+
+
 ClientMessage = (
     Hello | Start | Cancel | Sync
     | HistoryQuery
+    | Logs
 )  # fmt: skip
 """Every message a client may send."""
 
@@ -184,6 +199,14 @@ class State(_Message, tag="state", kw_only=True):
     stage_duration: Seconds
     started_by: str | None = None
     ended_by: str | None = None
+    progress: Fraction | None = None
+    """The run as a fraction: the job's reported progress, or the timer's stage-based one."""
+    message: Annotated[str, Meta(max_length=200)] | None = None
+    """The job's last message (its report, or why it failed); untrusted text."""
+    exit_code: int | None = None
+    """How the job's run ended: its exit code, or minus the signal that killed it."""
+    canceling: bool = False
+    """A cancel was asked for and the job's processes have not all exited yet."""
 
 
 class Ack(_Message, tag="ack", kw_only=True):
@@ -221,7 +244,8 @@ class ClusterStatus(_Message, tag="cluster", kw_only=True):
 
 
 class OutputLine(Struct, kw_only=True):
-    """One line a job wrote: ``stream`` is ``"out"`` or ``"err"``. Untrusted text."""
+    """One line a job wrote: ``stream`` is ``"out"`` or ``"err"``. Untrusted text: may hold
+    escapes, so a client makes it terminal-safe before showing it."""
 
     stream: str
     text: str
@@ -255,9 +279,24 @@ class History(_Message, tag="history", kw_only=True):
     more: bool
 
 
+class Output(_Message, tag="output", kw_only=True, omit_defaults=True):
+    """Lines of a job's run: ``lines[0]`` is line number ``offset`` of the run (from 0).
+
+    Broadcast in batches as the job prints, sent after ``state`` to a client that connects,
+    and in answer to ``logs`` (then with its ``request_id``). A gap between the offsets a
+    client received means it missed lines; ``logs`` fetches them while they are kept.
+    """
+
+    calculation_id: str | None
+    offset: Count
+    lines: list[OutputLine]
+    request_id: str | None = None
+
+
 ServerMessage = (
     Welcome | State | Ack | Error | Presence
     | ClusterStatus
     | History
+    | Output
 )  # fmt: skip
 """Every message the server may send."""

@@ -14,6 +14,7 @@ import pytest
 
 from calc_server.config import Settings
 from calc_server.runner import RunningServer, start_server
+from tests.wsclient import RawClient
 
 # Token files of servers started by the tests go to a private directory, never $HOME, and no
 # token from the developer's shell leaks into a test.
@@ -92,3 +93,12 @@ async def with_longer_stages(
             return result
         stage *= 2
     raise AssertionError(f"the action never landed in its stage, even with {stage / 2}s stages")
+
+
+@pytest.fixture
+async def raw_clients() -> AsyncIterator[list[RawClient]]:
+    """Raw clients a test opens and appends here; all closed at teardown."""
+    opened: list[RawClient] = []
+    yield opened
+    for client in opened:
+        await client.close()

@@ -46,6 +46,7 @@ from calc_server.cluster.url import open_client, redacted_url
 from calc_server.config import Settings
 from calc_server.hub import Hub
 from calc_server.metrics import Metrics
+from calc_server.output_feed import OutputFeed
 from protocol import AckReason, ClusterStatus, State, encode
 
 log = logging.getLogger("calc_server.cluster")
@@ -122,6 +123,8 @@ class ClusterService:
         self._hub = hub
         self._metrics = metrics
         self._client = client
+        self.output = OutputFeed(hub)
+        """Always empty: a cluster runs no job (``logs`` gets an empty page)."""
         self._stage_seconds = settings.stage_seconds
         self._store = SharedState(client, keys)
         self._lease = Lease(client, keys, node=node, ttl=settings.lease_seconds)
@@ -232,7 +235,7 @@ class ClusterService:
         await self._until_shown(outcome.seq)
         return outcome
 
-    def shutdown(self) -> None:
+    async def shutdown(self) -> None:
         """Stop taking commands; ``close`` hands the run over (it is not canceled)."""
         self._closing = True
 

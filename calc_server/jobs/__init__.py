@@ -17,7 +17,7 @@ old run can never be mistaken for one of the current run.
 
 Modules: ``output`` (bytes to lines and reports, pure), ``buffer`` (the kept lines, pure),
 ``events``, ``command`` (``CommandJob``), ``supervisor`` (the process that ties the job's life
-to the server's).
+to the server's), ``timer`` (``TimerJob``, the built-in timer: the default).
 """
 
 from __future__ import annotations
@@ -28,10 +28,16 @@ from calc_server.jobs.buffer import OutputRing, Page
 from calc_server.jobs.command import CommandJob, JobConfigError
 from calc_server.jobs.events import Exited, JobEvent, JobSink, Output, Spawned, Started
 from calc_server.jobs.output import OutputLine, Report, Stream
+from calc_server.jobs.timer import TimerJob
 
 
 class Job(Protocol):
     """Something that runs as the calculation, one run at a time."""
+
+    @property
+    def timed(self) -> bool:
+        """True when the calculation's own clock moves the stages (the built-in timer)."""
+        ...
 
     @property
     def running(self) -> bool:
@@ -53,6 +59,7 @@ class Job(Protocol):
 
 if TYPE_CHECKING:
     _COMMAND_JOB_IS_A_JOB: type[Job] = CommandJob  # mypy checks the fit; nothing runs
+    _TIMER_JOB_IS_A_JOB: type[Job] = TimerJob
 
 
 __all__ = [
@@ -70,4 +77,5 @@ __all__ = [
     "Spawned",
     "Started",
     "Stream",
+    "TimerJob",
 ]

@@ -99,6 +99,11 @@ class CommandJob:
         self._task: asyncio.Task[Exited] | None = None
 
     @property
+    def timed(self) -> bool:
+        """Never: the stages follow the command's own events."""
+        return False
+
+    @property
     def running(self) -> bool:
         """True from ``start`` until the run's ``Exited`` has been emitted."""
         return self._task is not None and not self._task.done()

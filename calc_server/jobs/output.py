@@ -100,10 +100,11 @@ def parse_report(raw: bytes) -> Report | None:
         body = _report_decoder.decode(stripped).calc
     except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec lets invalid UTF-8 through as such
         return None
-    return Report(progress=body.progress, message=_shorten(body.message), stage=body.stage)
+    return Report(progress=body.progress, message=shorten(body.message), stage=body.stage)
 
 
-def _shorten(message: str | None) -> str | None:
+def shorten(message: str | None) -> str | None:
+    """``message`` cut to ``MAX_MESSAGE_CHARS`` characters (an ellipsis marks the cut)."""
     if message is None or len(message) <= MAX_MESSAGE_CHARS:
         return message
     return message[: MAX_MESSAGE_CHARS - 1] + "…"
@@ -127,7 +128,7 @@ def parse_tqdm(text: str) -> Report | None:
         return None
     desc = text[: found.start()].strip().removesuffix(":").strip()
     words = [desc, f"{percent}%", text[bar_end + 1 :].strip()]
-    return Report(progress=percent / 100, message=_shorten(" ".join(w for w in words if w)))
+    return Report(progress=percent / 100, message=shorten(" ".join(w for w in words if w)))
 
 
 # --- lines --------------------------------------------------------------------------------

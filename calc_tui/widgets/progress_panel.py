@@ -9,6 +9,7 @@ from textual.getters import query_one
 from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
 
+from calc_client.text import terminal_safe
 from calc_tui.progress import IDLE, Progress
 from calc_tui.text import plain, seconds, who
 from calc_tui.widgets.spinner import Spinner
@@ -55,17 +56,38 @@ def detail_line(state: State | None) -> Content:
 
 
 def times_line(state: State | None, progress: Progress) -> Content:
-    """``elapsed 2.4s   remaining 3.6s``, or how it ended; blank before a run."""
-    if state is None or progress.elapsed is None:
+    """``elapsed 2.4s   remaining 3.6s``, or how it ended; blank before a run.
+
+    A job's stages are not timed, so it has no times to tell; the line says whether its run
+    is being canceled, and how it ended.
+    """
+    if state is None or state.state is Phase.IDLE:
         return Content("")
-    parts: list[str | tuple[str, str]] = [f"elapsed {seconds(progress.elapsed)}"]
+    parts: list[tuple[str, str]] = []
+    if progress.elapsed is not None:
+        parts.append((f"elapsed {seconds(progress.elapsed)}", ""))
     if progress.remaining is not None:
-        parts.append(f"   remaining {seconds(progress.remaining)}")
+        parts.append((f"remaining {seconds(progress.remaining)}", ""))
+    if state.canceling:
+        parts.append(("canceling: waiting for the job to exit…", "$text-warning"))
     if state.state is Phase.CANCELED:
-        parts.append((f"   canceled by {who(state.ended_by or 'someone')}", "$text-error"))
+        parts.append((f"canceled by {who(state.ended_by or 'someone')}", "$text-error"))
     elif state.state is Phase.FAILED:
-        parts.append((f"   failed: {plain(state.ended_by or 'unknown error', 48)}", "$text-error"))
-    return Content.assemble(*parts)
+        parts.append((f"failed: {plain(state.ended_by or 'unknown error', 48)}", "$text-error"))
+    spaced: list[tuple[str, str]] = []
+    for part in parts:
+        spaced += [("   ", ""), part] if spaced else [part]
+    return Content.assemble(*spaced)
+
+
+def message_line(state: State | None) -> Content:
+    """The job's last message (untrusted, shown plain); for a failure, in the error colour."""
+    if state is None or not state.message:
+        return Content("")
+    text = plain(terminal_safe(state.message), 200)  # the job's text: untrusted
+    if state.state is Phase.FAILED:
+        return Content.styled(text, "bold $text-error")
+    return Content(text)
 
 
 class ProgressPanel(Vertical):
@@ -83,6 +105,8 @@ class ProgressPanel(Vertical):
         ProgressBar { width: 1fr; }
         ProgressBar Bar { width: 1fr; }
         #times { height: 1; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
+        #message { height: 1; text-wrap: nowrap; text-overflow: ellipsis; display: none; }
+        &.-message #message { display: block; }
         #detail { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     }
     """
@@ -99,6 +123,7 @@ class ProgressPanel(Vertical):
     _steps = query_one("#steps", Static)
     _detail = query_one("#detail", Static)
     _times = query_one("#times", Static)
+    _message = query_one("#message", Static)
     _bar = query_one(ProgressBar)
     _spinner = query_one(Spinner)
 
@@ -112,6 +137,7 @@ class ProgressPanel(Vertical):
         with Horizontal(id="bar-row"):
             yield Spinner(animate=self._animated)
             yield ProgressBar(total=1.0, show_eta=False)
+        yield Static("", id="message")
         yield Static("", id="times")
         yield Static(detail_line(None), id="detail")
 
@@ -119,6 +145,9 @@ class ProgressPanel(Vertical):
         self._steps.update(steps_line(state))
         self._detail.update(detail_line(state))
         self._times.update(times_line(state, self.progress), layout=False)
+        message = message_line(state)
+        self._message.update(message)
+        self.set_class(bool(message.plain), "-message")
         self.border_title = f"Calculation: {state.state.value}" if state else "Calculation"
 
     def watch_progress(self, progress: Progress) -> None:

@@ -119,7 +119,8 @@ def test_client_decoder_refuses_server_messages(message: ServerMessage) -> None:
             ),
             b'{"type":"state","seq":7,"epoch":"b5d701f2ed9906ef","calculation_id":"0123456789ab",'
             b'"state":"IN_PROGRESS","stage":1,"stages":3,"stage_elapsed":0.25,'
-            b'"stage_duration":2.0,"started_by":"alice (c1)","ended_by":null}',
+            b'"stage_duration":2.0,"started_by":"alice (c1)","ended_by":null,'
+            b'"progress":null,"message":null,"exit_code":null,"canceling":false}',
         ),
         (
             Ack(request_id="r1", accepted=True, seq=1),

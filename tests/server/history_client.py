@@ -14,10 +14,11 @@ _ids = itertools.count(1)
 async def ask(client: RawClient, **fields: Any) -> History | Error:
     """Send one ``history`` request; its answer (``history`` or ``error``)."""
     rid = f"h{next(_ids)}"
-    await client.send(HistoryQuery(request_id=rid, **fields))
+    mark = await client.send(HistoryQuery(request_id=rid, **fields))
     answer = await client.expect(
         (History, Error),  # type: ignore[arg-type]
         lambda m: m.request_id == rid,
+        since=mark,
         timeout=30.0,
     )
     assert isinstance(answer, History | Error)

@@ -33,9 +33,11 @@ def lines(server: ServerProcess, text: str) -> list[str]:
 
 async def run_to_success(client: RawClient, rid: str) -> str:
     """Start a run and follow it to SUCCESS; its calculation id."""
-    await client.send(Start(request_id=rid))
-    assert (await client.ack(rid)).accepted
-    started = await client.expect(State, lambda s: s.state is Phase.STARTING and s.seq > 0)
+    mark = await client.send(Start(request_id=rid))
+    assert (await client.ack(rid, since=mark)).accepted
+    started = await client.expect(
+        State, lambda s: s.state is Phase.STARTING and s.seq > 0, since=mark
+    )
     ended = await run_until(client, Phase.SUCCESS)
     assert ended.calculation_id == started.calculation_id
     assert started.calculation_id is not None
@@ -50,8 +52,10 @@ async def test_sigkill_mid_run_then_restart_tells_clients_the_run_was_interrupte
     new: ServerProcess | None = None
     try:
         client = await RawClient.open_ready(old.url)
-        await client.send(Start(request_id="s1"))
-        run = await client.expect(State, lambda s: s.state is Phase.STARTING and s.seq > 0)
+        mark = await client.send(Start(request_id="s1"))
+        run = await client.expect(
+            State, lambda s: s.state is Phase.STARTING and s.seq > 0, since=mark
+        )
         # A read waits for the writes before it: the open run is on disk now.
         assert [r.outcome for r in (await history(client)).runs] == [None]
         old.signal(signal.SIGKILL)

@@ -1,0 +1,169 @@
+"""A job's output on its way to the clients: kept in the ring, fanned out in paced batches.
+
+Lines arrive as the job prints them; they are numbered and kept at once (``OutputRing``) and
+broadcast at most ``BATCH_INTERVAL`` apart, each batch encoded once. A state change never
+waits for output: the service broadcasts states directly, and the hub writes output only to
+peers with room to spare (``Hub.broadcast_output``), so a slow client sees a gap in the
+offsets instead of holding anything up. A batch goes out to one tenth of the peers at a time,
+``BATCH_INTERVAL / SHARES`` apart: at no moment do all the clients have a batch to read in
+front of the next state. Each peer still gets every batch in order, and at the run's end all
+of them before its final state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from calc_server.hub import Hub
+from calc_server.jobs import OutputLine, OutputRing, Page
+from calc_server.jobs.buffer import KEPT_LINES
+from protocol import Logs, Output, encode
+from protocol import OutputLine as WireLine
+
+BATCH_INTERVAL = 0.1
+"""Seconds between output batches: at most 10 ``output`` messages a second to every client."""
+
+SHARES = 10
+"""A batch is written to the peers in this many shares, one every ``BATCH_INTERVAL / SHARES``."""
+
+MAX_FRAME_BYTES = 256 * 1024
+"""An ``output`` frame stays below this (clients accept 1 MiB); a bigger batch is split."""
+
+
+def _message(page: Page, request_id: str | None = None) -> bytes:
+    lines = [WireLine(stream=line.stream, text=line.text) for line in page.lines]
+    return encode(
+        Output(
+            calculation_id=page.calculation_id,
+            offset=page.offset,
+            lines=lines,
+            request_id=request_id,
+        )
+    )
+
+
+def frames(page: Page) -> list[bytes]:
+    """``page`` as ``output`` messages, split in halves until each fits ``MAX_FRAME_BYTES``."""
+    payload = _message(page)
+    if len(payload) <= MAX_FRAME_BYTES or len(page.lines) < 2:
+        return [payload]
+    half = len(page.lines) // 2
+    first = Page(page.calculation_id, page.offset, page.lines[:half])
+    rest = Page(page.calculation_id, page.offset + half, page.lines[half:])
+    return [*frames(first), *frames(rest)]
+
+
+def answer(page: Page, request_id: str) -> bytes:
+    """The one ``output`` answering a ``logs`` request: the page's first lines that fit a frame.
+
+    The client asks again from where this answer ends for the rest.
+    """
+    while True:
+        payload = _message(page, request_id)
+        if len(payload) <= MAX_FRAME_BYTES or len(page.lines) < 2:
+            return payload
+        page = Page(page.calculation_id, page.offset, page.lines[: len(page.lines) // 2])
+
+
+@dataclass(slots=True)
+class _OnItsWay:
+    """One output frame being written to the peers, share by share."""
+
+    frame: bytes
+    share: int = 0
+    """The next share of the peers to write it to (``SHARES``: done)."""
+
+
+class OutputFeed:
+    """The kept lines of the current and previous run, and the batch not yet broadcast."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self.ring = OutputRing()
+        self._pending: list[OutputLine] = []
+        self._pending_offset = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushed_at = float("-inf")
+        self._fanning: deque[_OnItsWay] = deque()
+        """Frames on their way out: each with the next share of the peers to write it to."""
+        self._share_timer: asyncio.TimerHandle | None = None
+
+    def new_run(self, calculation_id: str) -> None:
+        """Lines from now on belong to ``calculation_id`` (offsets start again at 0)."""
+        self.flush(at_once=True)
+        self.ring.new_run(calculation_id)
+
+    def add(self, lines: Iterable[OutputLine]) -> None:
+        """Keep the current run's new lines and queue them for the next batch."""
+        page = self.ring.append(lines)
+        if not page.lines:
+            return
+        if not self._pending:
+            self._pending_offset = page.offset
+        self._pending.extend(page.lines)
+        if len(self._pending) > KEPT_LINES:  # older ones are not kept either: a gap
+            self._pending_offset += len(self._pending) - KEPT_LINES
+            del self._pending[:-KEPT_LINES]
+        if self._timer is None:
+            loop = asyncio.get_running_loop()
+            due = max(self._flushed_at + BATCH_INTERVAL, loop.time())
+            self._timer = loop.call_at(due, self.flush)
+
+    def flush(self, *, at_once: bool = False) -> None:
+        """Send the queued lines as a batch; ``at_once``: to every peer now, with every batch
+        still on its way (the run's end does this before its final state)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._pending:
+            if at_once:
+                self._write_shares(everything=True)
+            return
+        page = Page(self.ring.current.calculation_id, self._pending_offset, tuple(self._pending))
+        self._pending = []
+        self._flushed_at = asyncio.get_running_loop().time()
+        for frame in frames(page):
+            self._hub.metrics.output_batches += 1
+            self._fanning.append(_OnItsWay(frame))
+        if at_once or self._share_timer is None:  # else the next share's timer takes it
+            self._write_shares(everything=at_once)
+
+    def _write_shares(self, *, everything: bool = False) -> None:
+        """Write the next share of every frame on its way (all its shares if ``everything``)."""
+        if self._share_timer is not None:
+            self._share_timer.cancel()
+            self._share_timer = None
+        for entry in self._fanning:
+            last = SHARES if everything else entry.share + 1
+            for part in range(entry.share, last):
+                self._hub.broadcast_output(entry.frame, part, SHARES)
+            entry.share = last
+        while self._fanning and self._fanning[0].share == SHARES:
+            self._fanning.popleft()
+        if self._fanning and self._share_timer is None:
+            loop = asyncio.get_running_loop()
+            self._share_timer = loop.call_later(BATCH_INTERVAL / SHARES, self._write_shares)
+
+    def tail(self) -> list[bytes]:
+        """The current run's last lines for a client that just connected (none: nothing)."""
+        page = self.ring.tail()
+        return frames(page) if page.lines else []
+
+    def logs(self, request: Logs) -> bytes:
+        """The answer to a ``logs`` request; a run that is not kept gets an empty page."""
+        run = self.ring.run(request.calculation_id)
+        if run is None:
+            page = Page(request.calculation_id, 0, ())
+        else:
+            page = run.since(request.since, request.limit)
+        return answer(page, request.request_id)
+
+    def stop(self) -> None:
+        """Drop the pending batch's timers: the server is stopping."""
+        for timer in (self._timer, self._share_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._share_timer = None
