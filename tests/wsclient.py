@@ -14,6 +14,9 @@ from protocol import Ack, ServerMessage, State, Welcome, server_decoder
 
 M = TypeVar("M")
 
+FAILURE_TIMEOUT = 30.0
+"""Seconds after which a wait fails: only a bound on a failure, never a figure a test needs."""
+
 
 class RawClient:
     """One real aiohttp WebSocket connection with a background reader.
@@ -93,7 +96,7 @@ class RawClient:
         where: Callable[[M], bool] = lambda _: True,
         *,
         since: int | None = None,
-        timeout: float = 10.0,
+        timeout: float = FAILURE_TIMEOUT,
     ) -> M:
         """The first message of type ``kind`` matching ``where`` that arrived after ``since``.
 
@@ -112,7 +115,9 @@ class RawClient:
                     raise ConnectionError(f"closed (code {self.ws.close_code}) before {kind}")
                 await self._arrived.wait()
 
-    async def ack(self, request_id: str, *, since: int | None = None, timeout: float = 10.0) -> Ack:
+    async def ack(
+        self, request_id: str, *, since: int | None = None, timeout: float = FAILURE_TIMEOUT
+    ) -> Ack:
         """Wait for the ack of ``request_id`` arriving after ``since`` (default: now)."""
         return await self.expect(
             Ack, lambda a: a.request_id == request_id, since=since, timeout=timeout
@@ -126,7 +131,7 @@ class RawClient:
         """The loop time at which ``message`` (an object from ``messages``) arrived."""
         return self.received_at[next(i for i, m in enumerate(self.messages) if m is message)]
 
-    async def wait_closed(self, timeout: float = 10.0) -> int | None:
+    async def wait_closed(self, timeout: float = FAILURE_TIMEOUT) -> int | None:
         """Wait until the server closes the connection; return the close code."""
         async with asyncio.timeout(timeout):
             await self.closed.wait()

@@ -16,6 +16,12 @@ from pathlib import Path
 CALC = Path(sys.executable).parent / "calc"
 """The console script installed next to this interpreter (the editable install's entry point)."""
 
+_WITH_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+"""Run argv[1:] in this process with SIGINT at its default disposition."""
+
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The test's environment without any ``CALC_*`` setting, plus ``extra``."""
@@ -46,15 +52,26 @@ class CalcProcess:
         self.read_lines: list[str] = []
 
     @classmethod
-    async def spawn(cls, *args: str, env: dict[str, str] | None = None) -> CalcProcess:
-        """Start ``calc ARGS`` with a clean environment (or ``env``)."""
+    async def spawn(
+        cls, *args: str, env: dict[str, str] | None = None, interruptible: bool = False
+    ) -> CalcProcess:
+        """Start ``calc ARGS`` with a clean environment (or ``env``).
+
+        ``interruptible`` starts it with SIGINT at its default, as a terminal starts a command
+        in the foreground: a test run started in the background (``make test &``, some CI
+        runners) ignores SIGINT, every process it starts inherits that, and Python then
+        leaves Ctrl-C ignored too. Python's fault handler is on, so a ``calc`` that hangs can
+        be asked where it is.
+        """
+        command = [str(CALC), *args]
+        if interruptible:
+            command = [sys.executable, "-c", _WITH_DEFAULT_SIGINT, *command]
         process = await asyncio.create_subprocess_exec(
-            str(CALC),
-            *args,
+            *command,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=clean_env() if env is None else env,
+            env={**(clean_env() if env is None else env), "PYTHONFAULTHANDLER": "1"},
         )
         return cls(process)
 
@@ -82,10 +99,23 @@ class CalcProcess:
 
     async def finish(self, timeout: float = 30.0) -> Finished:
         """Wait for the exit; ``stdout`` holds only what ``line`` has not read yet."""
-        async with asyncio.timeout(timeout):
-            out, err = await self.process.communicate()
+        try:
+            async with asyncio.timeout(timeout):
+                out, err = await self.process.communicate()
+        except TimeoutError:
+            where = await self._where()
+            raise AssertionError(f"calc did not end in {timeout}s; it was at:\n{where}") from None
         assert self.process.returncode is not None
         return Finished(self.process.returncode, out.decode(), err.decode())
+
+    async def _where(self) -> str:
+        """The Python stacks of a ``calc`` that does not end (the fault handler's, on SIGABRT)."""
+        assert self.process.stderr is not None
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGABRT)
+        async with asyncio.timeout(30.0):
+            await self.process.wait()
+            return (await self.process.stderr.read()).decode(errors="replace")[-4000:]
 
     async def _stderr_now(self) -> str:
         assert self.process.stderr is not None

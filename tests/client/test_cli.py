@@ -37,8 +37,8 @@ async def spawn() -> AsyncIterator[Spawn]:
     """Start ``calc`` processes that keep running; any still alive at teardown are killed."""
     started: list[CalcProcess] = []
 
-    async def make(*args: str) -> CalcProcess:
-        calc = await CalcProcess.spawn(*args)
+    async def make(*args: str, interruptible: bool = False) -> CalcProcess:
+        calc = await CalcProcess.spawn(*args, interruptible=interruptible)
         started.append(calc)
         return calc
 
@@ -302,7 +302,7 @@ async def test_watch_prints_a_timestamped_human_line_per_change(
 async def test_ctrl_c_ends_watch_with_130_and_no_traceback(
     server: RunningServer, spawn: Spawn
 ) -> None:
-    calc = await spawn("watch", "--url", server.url)
+    calc = await spawn("watch", "--url", server.url, interruptible=True)
     await calc.line()
     calc.interrupt()
     result = await calc.finish()

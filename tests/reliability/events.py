@@ -32,7 +32,7 @@ class EventLog:
                 self._queue.put_nowait(entry)
 
     async def next(
-        self, kind: type[E], where: Callable[[E], bool] = lambda _: True, timeout: float = 10.0
+        self, kind: type[E], where: Callable[[E], bool] = lambda _: True, timeout: float = 30.0
     ) -> tuple[float, E]:
         """The next event of type ``kind`` matching ``where``, with its time; skips others.
 

@@ -92,7 +92,7 @@ class Watcher:
                 kept.append((condition, future))
         self._waiters = kept
 
-    async def until(self, condition: Condition, timeout: float = 10.0) -> None:
+    async def until(self, condition: Condition, timeout: float = 30.0) -> None:
         """Wait until ``condition(self)`` holds; fail after ``timeout`` or if the link closes."""
         if condition(self):
             return
@@ -103,7 +103,7 @@ class Watcher:
         async with asyncio.timeout(timeout):
             await future
 
-    async def until_seq(self, seq: int, timeout: float = 10.0) -> None:
+    async def until_seq(self, seq: int, timeout: float = 30.0) -> None:
         """Wait for the state with ``seq`` (or a later one)."""
         await self.until(lambda w: bool(w.states) and w.states[-1].seq >= seq, timeout)
 

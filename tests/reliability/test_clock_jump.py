@@ -15,9 +15,12 @@ import time
 import pytest
 
 from protocol import Phase, Start, State, Welcome
-from tests.conftest import ServerFactory
+from tests.conftest import ServerFactory, both_presence_delays
 from tests.looplag import LoopLag
 from tests.wsclient import RawClient
+
+pytestmark = both_presence_delays
+"""Each test against a server with the presence delay and one without."""
 
 STAGE = 0.2
 HOUR = 3600.0

@@ -15,7 +15,7 @@ import asyncio
 
 from calc_server.keys import HUB
 from protocol import Cancel, Phase, Start, State, Welcome
-from tests.conftest import LONG_STAGE, ServerFactory
+from tests.conftest import LONG_STAGE, ServerFactory, both_presence_delays
 from tests.reliability.swarm import (
     close_all,
     contiguous,
@@ -24,6 +24,9 @@ from tests.reliability.swarm import (
     raise_fd_limit,
 )
 from tests.wsclient import RawClient
+
+pytestmark = both_presence_delays
+"""Each test against a server with the presence delay and one without."""
 
 CLIENTS = 1000
 STAGE = 0.3

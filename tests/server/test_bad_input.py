@@ -16,6 +16,9 @@ from protocol import Ack, Error, Presence, Start, State, Sync
 from tests.conftest import ServerFactory, both_presence_delays
 from tests.wsclient import RawClient
 
+pytestmark = both_presence_delays
+"""Each test against a server with the presence delay and one without."""
+
 
 async def open_ready(server: RunningServer) -> RawClient:
     return await RawClient.open_ready(server.url)
@@ -63,7 +66,6 @@ async def test_unsupported_protocol_version_is_refused(server: RunningServer) ->
         await client.close()
 
 
-@both_presence_delays
 async def test_binary_frame_closes_1003_and_others_go_on(server: RunningServer) -> None:
     bystander = await open_ready(server)
     joined = bystander.mark()

@@ -18,6 +18,9 @@ from tests.rawsocket import SilentPeer
 from tests.stuck import hub_peer, push_behind
 from tests.wsclient import RawClient
 
+pytestmark = both_presence_delays
+"""Each test against a server with the presence delay and one without."""
+
 
 async def open_ready(server: RunningServer) -> RawClient:
     return await RawClient.open_ready(server.url)
@@ -35,7 +38,6 @@ async def run_to_success(clients: list[RawClient]) -> None:
     )
 
 
-@both_presence_delays
 async def test_twenty_clients_see_identical_sequence(server: RunningServer) -> None:
     clients = [await open_ready(server) for _ in range(20)]
     try:
@@ -72,7 +74,6 @@ async def test_each_state_change_is_encoded_once_whatever_the_client_count(
         await asyncio.gather(*(c.close() for c in clients))
 
 
-@both_presence_delays
 async def test_presence_counts_connects_and_leaves(server: RunningServer) -> None:
     watcher = await open_ready(server)
     try:
@@ -135,7 +136,6 @@ async def test_never_reading_client_is_skipped_without_delaying_others(
         await reader.close()
 
 
-@both_presence_delays
 async def test_peer_that_never_drains_is_cut_off(server_factory: ServerFactory) -> None:
     behind_timeout = 0.3
     server = await server_factory(send_buffer_limit=16 * 1024, behind_timeout=behind_timeout)
@@ -156,7 +156,6 @@ async def test_peer_that_never_drains_is_cut_off(server_factory: ServerFactory) 
         await watcher.close()
 
 
-@both_presence_delays
 async def test_heartbeat_drops_silent_peer_within_two_intervals(
     server_factory: ServerFactory,
 ) -> None:

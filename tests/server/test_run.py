@@ -11,9 +11,12 @@ from calc_server.calculation import Calculation
 from calc_server.keys import SERVICE
 from calc_server.runner import RunningServer
 from protocol import Ack, Cancel, Phase, Start, State, Sync, Welcome
-from tests.conftest import LONG_STAGE, ServerFactory, with_longer_stages
+from tests.conftest import LONG_STAGE, ServerFactory, both_presence_delays, with_longer_stages
 from tests.looplag import LoopLag
 from tests.wsclient import RawClient
+
+pytestmark = both_presence_delays
+"""Each test against a server with the presence delay and one without."""
 
 RUNNING = (Phase.STARTING, Phase.IN_PROGRESS, Phase.ALMOST_DONE)
 

@@ -80,7 +80,7 @@ _waits: weakref.WeakKeyDictionary[App[Any], _Waits] = weakref.WeakKeyDictionary(
 
 
 async def wait_for(
-    pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 10.0, what: str = ""
+    pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 30.0, what: str = ""
 ) -> None:
     """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds.
 

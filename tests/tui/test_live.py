@@ -18,8 +18,11 @@ from calc_server.runner import RunningServer
 from calc_tui.app import CalcApp
 from calc_tui.widgets.progress_panel import ProgressPanel
 from protocol import Phase, State
-from tests.conftest import LONG_STAGE, ServerFactory, with_longer_stages
+from tests.conftest import LONG_STAGE, ServerFactory, both_presence_delays, with_longer_stages
 from tests.tui.helpers import Toasts, is_connected, live_app, shown_states, wait_for
+
+pytestmark = both_presence_delays
+"""Each test against a server with the presence delay and one without."""
 
 SIZE = (80, 24)
 RUN = [Phase.STARTING, Phase.IN_PROGRESS, Phase.ALMOST_DONE, Phase.SUCCESS]
@@ -134,7 +137,12 @@ async def test_buttons_follow_state_and_connection(server_factory: ServerFactory
 
         # the buttons as they were at each snapshot, taken as the app showed it
         seen: list[tuple[Phase, tuple[bool, bool]]] = []
-        app.watch(app, "calc", lambda s: s and seen.append((s.state, buttons(app))), init=False)
+
+        def record(state: State | None) -> None:
+            if state is not None and app.is_running:  # not while the app shuts down
+                seen.append((state.state, buttons(app)))
+
+        app.watch(app, "calc", record, init=False)
         await pilot.press("s")
         await wait_for(pilot, lambda: Phase.SUCCESS in [p for p, _ in seen], what="SUCCESS")
         assert seen == [
