@@ -11,6 +11,7 @@ import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from calc_server.calculation import Outcome
+from calc_server.features import features
 from calc_server.gate import refuse_handshake
 from calc_server.hub import Hub, Peer
 from calc_server.keys import EPOCH, HUB, METRICS, SERVICE, SETTINGS
@@ -18,6 +19,7 @@ from calc_server.metrics import Metrics
 from calc_server.ratelimit import TokenBucket
 from calc_server.service import CalculationService
 from calc_server.version import __version__
+from calc_server.who import who_answer
 from protocol import (
     PROTOCOL_VERSION,
     Ack,
@@ -28,6 +30,7 @@ from protocol import (
     Start,
     Sync,
     Welcome,
+    Who,
     client_decoder,
     encode,
 )
@@ -121,6 +124,8 @@ class Connection:
                 state = self._service.snapshot()
                 self._hub.send(self.peer, encode(state))
                 self._hub.send(self.peer, encode(Ack(request_id=rid, accepted=True, seq=state.seq)))
+            case Who(request_id=rid):
+                self._hub.send(self.peer, encode(who_answer(rid, self._hub.peers)))
 
     def _command(self, request_id: str, run: Callable[[], Outcome]) -> None:
         if self._answers is None:
@@ -186,6 +191,8 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         remote=_remote(request),
     )
 
+    offered = features(settings)
+
     def greeting(clients: int) -> tuple[bytes, bytes]:
         welcome = Welcome(
             protocol=PROTOCOL_VERSION,
@@ -193,6 +200,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
             epoch=app[EPOCH],
             client_id=peer.client_id,
             clients=clients,
+            features=offered,
         )
         return encode(welcome), encode(service.snapshot())
 

@@ -41,6 +41,7 @@ def test_there_is_an_example_of_every_message() -> None:
         "ack",
         "error",
         "presence",
+        "who",
     }
 
 

@@ -38,8 +38,8 @@ def test_schema_names_every_message_of_both_directions() -> None:
         refs = [ref["$ref"].rsplit("/", 1)[1] for ref in defs[union]["anyOf"]]
         return {defs[name]["properties"]["type"]["enum"][0] for name in refs}
 
-    assert tags("ClientMessage") == {"hello", "start", "cancel", "sync"}
-    assert tags("ServerMessage") == {"welcome", "state", "ack", "error", "presence"}
+    assert tags("ClientMessage") == {"hello", "start", "cancel", "sync", "who"}
+    assert tags("ServerMessage") == {"welcome", "state", "ack", "error", "presence", "who"}
 
 
 def test_schema_states_the_request_id_limits() -> None:
