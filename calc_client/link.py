@@ -22,6 +22,7 @@ from protocol import (
     Start,
     Sync,
     Welcome,
+    Who,
     encode,
     server_decoder,
 )
@@ -108,6 +109,12 @@ class Link:
         """Ask for the current state; returns the request id."""
         rid = self.next_request_id()
         await self.send(Sync(request_id=rid))
+        return rid
+
+    async def who(self) -> str:
+        """Ask who is connected (servers offering "who"); returns the request id."""
+        rid = self.next_request_id()
+        await self.send(Who(request_id=rid))
         return rid
 
     def __aiter__(self) -> Link:

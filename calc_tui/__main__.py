@@ -12,6 +12,7 @@ from calc_client.security import client_ssl
 from calc_local.argtypes import port, positive_seconds
 from calc_local.defaults import DEFAULT_PORT, DEFAULT_URL, default_url
 from calc_tui.app import CalcApp, make_app
+from calc_tui.glyphs import glyphs_for
 from calc_tui.hangup import ends_on_hangup
 
 
@@ -20,7 +21,7 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="calc-tui",
         description="Watch and drive the shared calculation in the terminal. "
-        "Keys: s start, c cancel, r reconnect now, q quit.",
+        "Keys: s start, c cancel, r reconnect now, ? help, ctrl+p commands, q quit.",
     )
     p.add_argument(
         "url",
@@ -61,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             token=args.token,
             ssl=client_ssl(args.cafile, args.insecure),
             warning=INSECURE_WARNING if args.insecure else None,
+            glyphs=glyphs_for(),
         )
         with ends_on_hangup(app):
             app.run()
@@ -68,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from calc_tui.serve import serve_and_run  # the only path that loads calc_server
 
     def make(url: str, token: str) -> CalcApp:
-        return make_app(url, token=token)
+        return make_app(url, token=token, serving=True, glyphs=glyphs_for())
 
     return asyncio.run(
         serve_and_run(

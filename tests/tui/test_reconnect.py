@@ -61,4 +61,4 @@ async def test_reconnect_now_skips_the_wait(server_factory: ServerFactory) -> No
         assert app.check_action("reconnect", ()) is True
         await pilot.press("r")
         await wait_for(pilot, lambda: is_connected(app), timeout=2, what="reconnected")
-        assert app.check_action("reconnect", ()) is None
+        assert app.check_action("reconnect", ()) is False  # connected: not in the footer
