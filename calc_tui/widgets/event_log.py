@@ -27,6 +27,7 @@ class EventLog(RichLog):
         overflow-x: hidden;
         overflow-y: auto;
         scrollbar-size-vertical: 1;
+        scrollbar-gutter: stable;  /* the width lines wrap at never changes with the scrollbar */
     }
     """
 
@@ -36,6 +37,7 @@ class EventLog(RichLog):
         )
         self._entries: deque[Table] = deque(maxlen=MAX_EVENTS)
         self._width = 0
+        """The width the entries were last rendered at."""
 
     def record(self, time: str, seq: int | None, what: str, style: str = "") -> None:
         """Add one entry; ``what`` must already be plain (see ``calc_tui.text.plain``)."""
