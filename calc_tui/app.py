@@ -116,6 +116,8 @@ class CalcApp(App[None]):
     offline_since: reactive[str | None] = reactive(None, repaint=False)
     """Wall-clock time the connection was lost; None while connected."""
 
+    connected: reactive[bool] = reactive(False, repaint=False)
+    """Commands can be sent: the link is up."""
     can_start: reactive[bool] = reactive(False, repaint=False, bindings=True)
     """Start would be sent: connected, nothing runs, no start awaits its ack."""
     can_cancel: reactive[bool] = reactive(False, repaint=False, bindings=True)
@@ -189,7 +191,7 @@ class CalcApp(App[None]):
             with TabPane("Events", id="events"):
                 yield EventLog()
             with TabPane("Who", id="who"):
-                yield WhoView()
+                yield WhoView().data_bind(connected=CalcApp.connected)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -262,6 +264,7 @@ class CalcApp(App[None]):
             self.offline_since = self._wall_clock()
         self.pending = {}
         self.clients = None  # unknown until the server says again
+        self._who.answer = None  # out of date; asked again after the next welcome
         link = (
             ConnectionStatus.OFFLINE if message.retry_in is None else ConnectionStatus.RECONNECTING
         )
@@ -385,6 +388,9 @@ class CalcApp(App[None]):
             and self._run_going()
             and "cancel" not in self.pending.values()
         )
+
+    def compute_connected(self) -> bool:
+        return self.link_status.connected
 
     def compute_busy(self) -> bool:
         return self.link_status.connected and (self._run_going() or bool(self.pending))

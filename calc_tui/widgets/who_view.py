@@ -15,8 +15,12 @@ from calc_tui.text import plain
 from protocol import WhoAnswer
 
 
-def who_lines(answer: WhoAnswer | None, me: str | None, offered: bool | None) -> RenderableType:
+def who_lines(
+    answer: WhoAnswer | None, me: str | None, offered: bool | None, connected: bool = True
+) -> RenderableType:
     """The view's text: a heading and one row per client, or why there is none."""
+    if not connected:
+        return Text("Not connected: the server lists who is connected once it is back.", "dim")
     if offered is False:
         return Text("This server does not say who is connected.", "dim")
     if answer is None:
@@ -58,6 +62,8 @@ class WhoView(VerticalScroll):
     """This app's client id, marked ``(you)``."""
     offered: reactive[bool | None] = reactive(None, repaint=False)
     """Whether the server offers ``who``; None before the first ``welcome``."""
+    connected: reactive[bool] = reactive(False, repaint=False)
+    """Whether the list can be current; a list from before a disconnection is not shown."""
 
     _list = query_one("#who-list", Static)
 
@@ -73,5 +79,8 @@ class WhoView(VerticalScroll):
     def watch_offered(self) -> None:
         self._show()
 
+    def watch_connected(self) -> None:
+        self._show()
+
     def _show(self) -> None:
-        self._list.update(who_lines(self.answer, self.me, self.offered))
+        self._list.update(who_lines(self.answer, self.me, self.offered, self.connected))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from textual.widgets import TabbedContent
 
-from calc_client.reconnect import Connected
+from calc_client.reconnect import Connected, Disconnected
 from calc_tui.app import CalcApp
 from calc_tui.messages import ConnectionReported
 from calc_tui.widgets.presence import PresenceCount
@@ -88,3 +88,25 @@ async def test_names_from_the_server_are_shown_as_plain_text() -> None:
         assert "\x07" not in text
         assert "[b]eve[/b][31m" in text
         assert text.startswith("5 connected, the first 1 shown")
+
+
+async def test_offline_the_list_is_not_shown_as_if_current() -> None:
+    app = fed_app()
+    offers_who = Welcome(
+        protocol=1, server="0.1.0", epoch="e", client_id="c1", clients=1, features=["who"]
+    )
+    answer = WhoAnswer(
+        request_id="c1-1",
+        clients=[ConnectedClient(client_id="c1", connected_at=datetime(2025, 6, 1, tzinfo=UTC))],
+        total=1,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        app.post_message(ConnectionReported(Connected(offers_who)))
+        await pilot.press("w")
+        app.post_message(received(answer))
+        view = app.query_one(WhoView)
+        await wait_for(pilot, lambda: view.answer is not None)
+        app.post_message(ConnectionReported(Disconnected("connection lost", 0, 1.0)))
+        await wait_for(pilot, lambda: not app.link_status.connected)
+        await pilot.pause()
+        assert shown_text(view.query_one("#who-list")).startswith("Not connected")
