@@ -51,7 +51,7 @@ async def test_while_disconnected_reconnect_has_focus(server_factory: ServerFact
 async def test_focus_the_user_moved_elsewhere_stays_there() -> None:
     app = fed_app()
     async with app.run_test(size=SIZE) as pilot:
-        await feed_a_run(app)
+        await feed_a_run(app, pilot)
         await wait_for(pilot, lambda: focused_id(app) == "cancel", what="Cancel focused")
         log = app.query_one(EventLog)
         log.focus()
@@ -78,7 +78,7 @@ async def test_ctrl_c_quits_like_q_without_a_toast_about_another_key() -> None:
     toasts = Toasts()
     app = fed_app()
     async with app.run_test(size=SIZE, message_hook=toasts) as pilot:
-        await feed_a_run(app)
+        await feed_a_run(app, pilot)
         await pilot.press("ctrl+c")
         await wait_for(pilot, lambda: app.return_code == 0, what="quit")
     assert toasts.texts == []

@@ -12,7 +12,7 @@ from calc_tui.widgets.connection_indicator import ConnectionIndicator
 from calc_tui.widgets.progress_panel import ProgressPanel
 from calc_tui.widgets.spinner import Spinner
 from protocol import Phase
-from tests.tui.helpers import URL, wait_for
+from tests.tui.helpers import URL
 from tests.tui.test_small_terminals import feed_a_run, shown_text
 
 
@@ -42,8 +42,7 @@ async def test_on_the_linux_console_nothing_drawn_is_beyond_ascii_but_textuals_o
         glyphs=glyphs_for({"TERM": "linux"}),
     )
     async with app.run_test(size=(80, 24)) as pilot:
-        await feed_a_run(app)
-        await wait_for(pilot, lambda: app.calc is not None and app.calc.seq == 2)
+        await feed_a_run(app, pilot)
         app.query_one(Spinner).spinning = True
         await pilot.pause()
         panel = app.query_one(ProgressPanel)

@@ -6,6 +6,7 @@ Real servers on loopback; the hosting app is built as ``calc-tui --serve`` build
 
 from __future__ import annotations
 
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from calc_tui.app import CalcApp, make_app
@@ -19,6 +20,13 @@ SIZE = (80, 24)
 
 def host_of(url: str) -> CalcApp:
     return make_app(url, backoff=FAST_BACKOFF, name="host", serving=True)
+
+
+async def start_a_run_with_another_watching(app: CalcApp, pilot: Pilot[None]) -> None:
+    """Wait until ``app`` and one other client are connected, then start a run from ``app``."""
+    await wait_for(pilot, lambda: is_connected(app) and app.clients == 2, what="both")
+    await pilot.press("s")
+    await wait_for(pilot, lambda: app.calc is not None and app.calc.state.running)
 
 
 def dialog_text(app: CalcApp) -> str:
@@ -57,9 +65,7 @@ async def test_quitting_the_host_during_a_run_with_others_asks_and_says_what_hap
     host = host_of(server.url)
     other = live_app(server.url, name="other")
     async with host.run_test(size=SIZE) as ph, other.run_test(size=SIZE):
-        await wait_for(ph, lambda: is_connected(host) and host.clients == 2, what="both")
-        await ph.press("s")
-        await wait_for(ph, lambda: host.calc is not None and host.calc.state.running)
+        await start_a_run_with_another_watching(host, ph)
         assert host.calc is not None
         calc_id = host.calc.calculation_id
 
@@ -100,8 +106,6 @@ async def test_a_client_that_does_not_serve_quits_at_once_during_a_run(
     app = live_app(server.url)
     other = live_app(server.url, name="other")
     async with app.run_test(size=SIZE) as pilot, other.run_test(size=SIZE):
-        await wait_for(pilot, lambda: is_connected(app) and app.clients == 2, what="both")
-        await pilot.press("s")
-        await wait_for(pilot, lambda: app.calc is not None and app.calc.state.running)
+        await start_a_run_with_another_watching(app, pilot)
         await pilot.press("q")
         await wait_for(pilot, lambda: app.return_code == 0, what="quit without asking")

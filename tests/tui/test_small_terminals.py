@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from textual.geometry import Region
+from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
@@ -39,7 +40,10 @@ def on_screen(app: CalcApp, widget: Widget) -> bool:
     )
 
 
-async def feed_a_run(app: CalcApp, started_by: str = "calc-tui@laptop (c1)") -> None:
+async def feed_a_run(
+    app: CalcApp, pilot: Pilot[None], started_by: str = "calc-tui@laptop (c1)"
+) -> None:
+    """Post a connection and a run into its second stage; return once it is on screen."""
     app.post_message(ConnectionReported(Connecting(1)))
     app.post_message(ConnectionReported(Connected(welcome(clients=2))))
     app.post_message(received(state(Phase.IDLE, 0)))
@@ -47,6 +51,8 @@ async def feed_a_run(app: CalcApp, started_by: str = "calc-tui@laptop (c1)") -> 
     app.post_message(
         received(state(Phase.IN_PROGRESS, 2, stage=1, stage_elapsed=0.8, started_by=started_by))
     )
+    await wait_for(pilot, lambda: app.calc is not None and app.calc.seq == 2, what="the run")
+    await pilot.pause()
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
@@ -55,9 +61,7 @@ async def test_connection_state_and_progress_are_on_screen_and_nothing_scrolled(
 ) -> None:
     app = fed_app()
     async with app.run_test(size=size) as pilot:
-        await feed_a_run(app)
-        await wait_for(pilot, lambda: app.calc is not None and app.calc.seq == 2)
-        await pilot.pause()
+        await feed_a_run(app, pilot)
         panel = app.query_one(ProgressPanel)
         indicator = app.query_one(ConnectionIndicator)
         assert on_screen(app, indicator)
@@ -78,9 +82,7 @@ async def test_connection_state_and_progress_are_on_screen_and_nothing_scrolled(
 async def test_every_footer_key_shows_its_label(size: tuple[int, int]) -> None:
     app = fed_app()
     async with app.run_test(size=size) as pilot:
-        await feed_a_run(app)
-        await wait_for(pilot, lambda: app.calc is not None and app.calc.seq == 2)
-        await pilot.pause()
+        await feed_a_run(app, pilot)
         footer = app.query_one(Footer)
         keys = [key for key in footer.query(FooterKey) if key.display]
         labels = {key.key_display or key.key: key.description for key in keys}
@@ -93,7 +95,7 @@ async def test_every_footer_key_shows_its_label(size: tuple[int, int]) -> None:
 async def test_event_lines_wrap_and_rewrap_after_a_resize() -> None:
     app = fed_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await feed_a_run(app, started_by=LONG_NAME)
+        await feed_a_run(app, pilot, started_by=LONG_NAME)
         log = app.query_one(EventLog)
         await wait_for(pilot, lambda: len(log.lines) >= 4, what="the events")
         await pilot.resize_terminal(60, 20)
@@ -127,9 +129,7 @@ async def test_why_the_connection_failed_is_shown_in_full(size: tuple[int, int])
 async def test_who_started_it_is_shown_in_full_in_the_panel_at_40_columns() -> None:
     app = fed_app()
     async with app.run_test(size=(40, 12)) as pilot:
-        await feed_a_run(app)
-        await wait_for(pilot, lambda: app.calc is not None and app.calc.seq == 2)
-        await pilot.pause()
+        await feed_a_run(app, pilot)
         detail = app.query_one(ProgressPanel).query_one("#detail")
         assert shown_text(detail) == "3f9c2a7d41b0 started by calc-tui@laptop (c1)"
         assert on_screen(app, detail)

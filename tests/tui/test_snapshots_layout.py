@@ -18,9 +18,10 @@ from calc_tui.messages import ConnectionReported
 from calc_tui.screens.help_screen import HelpScreen
 from calc_tui.screens.quit_screen import QuitScreen
 from calc_tui.widgets.who_view import WhoView
-from protocol import ConnectedClient, Phase, Welcome, WhoAnswer
+from protocol import ConnectedClient, Phase, WhoAnswer
 from tests.tui.helpers import URL, fed_app, received, state, welcome
 from tests.tui.test_snapshots import SnapCompare, feed, seq_is
+from tests.tui.test_who_view import offering_who
 
 IN_PROGRESS = (
     ConnectionReported(Connecting(1)),
@@ -90,10 +91,7 @@ def test_snapshot_who_view(snap_compare: SnapCompare, utc: None) -> None:
         ],
         total=2,
     )
-    offers_who = Welcome(
-        protocol=1, server="0.1.0", epoch="epoch-1", client_id="c1", clients=2, features=["who"]
-    )
-    welcomed = ConnectionReported(Connected(offers_who))
+    welcomed = offering_who(clients=2)
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await feed(*IN_PROGRESS[:1], welcomed, *IN_PROGRESS[2:], until=seq_is(2))(pilot)

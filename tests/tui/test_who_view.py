@@ -20,6 +20,14 @@ from tests.tui.test_small_terminals import shown_text
 SIZE = (80, 24)
 
 
+def offering_who(clients: int) -> ConnectionReported:
+    """A connection to a server whose welcome offers ``who``."""
+    welcome = Welcome(
+        protocol=1, server="0.1.0", epoch="e", client_id="c1", clients=clients, features=["who"]
+    )
+    return ConnectionReported(Connected(welcome))
+
+
 def names(app: CalcApp) -> list[str | None]:
     answer = app.query_one(WhoView).answer
     return [] if answer is None else [client.name for client in answer.clients]
@@ -73,11 +81,8 @@ async def test_names_from_the_server_are_shown_as_plain_text() -> None:
         ],
         total=5,
     )
-    offers_who = Welcome(
-        protocol=1, server="0.1.0", epoch="e", client_id="c1", clients=5, features=["who"]
-    )
     async with app.run_test(size=SIZE) as pilot:
-        app.post_message(ConnectionReported(Connected(offers_who)))
+        app.post_message(offering_who(clients=5))
         await pilot.press("w")
         app.post_message(received(hostile))
         view = app.query_one(WhoView)
@@ -92,16 +97,13 @@ async def test_names_from_the_server_are_shown_as_plain_text() -> None:
 
 async def test_offline_the_list_is_not_shown_as_if_current() -> None:
     app = fed_app()
-    offers_who = Welcome(
-        protocol=1, server="0.1.0", epoch="e", client_id="c1", clients=1, features=["who"]
-    )
     answer = WhoAnswer(
         request_id="c1-1",
         clients=[ConnectedClient(client_id="c1", connected_at=datetime(2025, 6, 1, tzinfo=UTC))],
         total=1,
     )
     async with app.run_test(size=SIZE) as pilot:
-        app.post_message(ConnectionReported(Connected(offers_who)))
+        app.post_message(offering_who(clients=1))
         await pilot.press("w")
         app.post_message(received(answer))
         view = app.query_one(WhoView)
