@@ -24,6 +24,7 @@ from protocol import (
     Start,
     Sync,
     Welcome,
+    Who,
     encode,
     server_decoder,
 )
@@ -115,6 +116,12 @@ class Link:
             request_id=rid, limit=limit, before=before, calculation_id=calculation_id
         )
         await self.send(query)
+        return rid
+
+    async def who(self) -> str:
+        """Ask who is connected (servers offering "who"); returns the request id."""
+        rid = self.next_request_id()
+        await self.send(Who(request_id=rid))
         return rid
 
     def __aiter__(self) -> Link:

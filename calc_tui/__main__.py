@@ -13,6 +13,7 @@ from calc_local.argtypes import port, positive_seconds, websocket_url
 from calc_local.defaults import DEFAULT_PORT, DEFAULT_URL, default_url
 from calc_local.version import add_version_option
 from calc_tui.app import CalcApp, make_app
+from calc_tui.glyphs import glyphs_for
 from calc_tui.hangup import ends_on_hangup
 
 
@@ -21,7 +22,7 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="calc-tui",
         description="Watch and drive the shared calculation in the terminal. "
-        "Keys: s start, c cancel, r reconnect now, q quit.",
+        "Keys: s start, c cancel, r reconnect now, ? help, ctrl+p commands, q quit.",
     )
     add_version_option(p)
     p.add_argument(
@@ -66,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             token=args.token,
             ssl=client_ssl(args.cafile, args.insecure),
             warning=INSECURE_WARNING if args.insecure else None,
+            glyphs=glyphs_for(),
         )
         with ends_on_hangup(app):
             app.run()
@@ -73,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from calc_tui.serve import serve_and_run  # the only path that loads calc_server
 
     def make(url: str, token: str) -> CalcApp:
-        return make_app(url, name=args.name, token=token)
+        return make_app(url, name=args.name, token=token, serving=True, glyphs=glyphs_for())
 
     return asyncio.run(
         serve_and_run(

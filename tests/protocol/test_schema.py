@@ -38,7 +38,7 @@ def test_schema_names_every_message_of_both_directions() -> None:
         refs = [ref["$ref"].rsplit("/", 1)[1] for ref in defs[union]["anyOf"]]
         return {defs[name]["properties"]["type"]["enum"][0] for name in refs}
 
-    assert tags("ClientMessage") == {"hello", "start", "cancel", "sync", "history"}
+    assert tags("ClientMessage") == {"hello", "start", "cancel", "sync", "history", "who"}
     assert tags("ServerMessage") == {
         "welcome",
         "state",
@@ -47,6 +47,7 @@ def test_schema_names_every_message_of_both_directions() -> None:
         "presence",
         "history",
         "cluster",
+        "who",
     }
 
 
