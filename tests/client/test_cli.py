@@ -426,6 +426,7 @@ def protocol_line(line: str) -> ServerMessage:
 async def test_start_json_prints_the_ack_then_the_state_with_the_calculation_id(
     server: RunningServer, tester: RawClient
 ) -> None:
+    before = tester.mark()
     result = await run_calc("start", "--json", "--url", server.url)
     assert result.code == 0, result.stderr
     ack, state = (protocol_line(line) for line in result.lines)
@@ -433,7 +434,7 @@ async def test_start_json_prints_the_ack_then_the_state_with_the_calculation_id(
     assert ack.accepted
     assert isinstance(state, State)
     assert (state.state, state.seq) == (Phase.STARTING, ack.seq)
-    seen = await tester.expect(State, lambda s: s.state is Phase.STARTING)
+    seen = await tester.expect(State, lambda s: s.state is Phase.STARTING, since=before)
     assert state.calculation_id == seen.calculation_id
 
 

@@ -30,9 +30,9 @@ async def run_one(server: RunningServer) -> State:
     client = await RawClient.open_ready(server.url)
     try:
         await client.send(Hello(protocol=PROTOCOL_VERSION, client="tester"))
-        await client.send(Start(request_id="go"))
-        assert (await client.ack("go")).accepted
-        return await client.expect(State, lambda s: s.state is Phase.STARTING)
+        sent = await client.send(Start(request_id="go"))
+        assert (await client.ack("go", since=sent)).accepted
+        return await client.expect(State, lambda s: s.state is Phase.STARTING, since=sent)
     finally:
         await client.close()
 

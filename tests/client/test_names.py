@@ -57,9 +57,10 @@ async def started_by(server: RunningServer, *args: str, **env: str) -> str:
     watcher = await RawClient.open_ready(server.url)
     try:
         await watcher.send(Hello(protocol=PROTOCOL_VERSION, client="watcher"))
+        before = watcher.mark()
         result = await run_calc("start", "--url", server.url, *args, env=clean_env(**env))
         assert result.code == 0, result.stderr
-        state = await watcher.expect(State, lambda s: s.state is Phase.STARTING)
+        state = await watcher.expect(State, lambda s: s.state is Phase.STARTING, since=before)
         assert state.started_by is not None
         return state.started_by
     finally:

@@ -46,9 +46,9 @@ def make_slow(server: RunningServer) -> None:
 
 async def start_run(client: RawClient, rid: str) -> State:
     """Start a run and return its STARTING state."""
-    await client.send(Start(request_id=rid))
-    assert (await client.ack(rid)).accepted
-    return await client.expect(State, lambda s: s.state is Phase.STARTING and s.seq > 0)
+    sent = await client.send(Start(request_id=rid))
+    assert (await client.ack(rid, since=sent)).accepted
+    return await client.expect(State, lambda s: s.state is Phase.STARTING and s.seq > 0, since=sent)
 
 
 async def test_every_outcome_is_recorded_and_kept_across_a_restart(
