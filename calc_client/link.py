@@ -26,6 +26,7 @@ from protocol import (
     Start,
     Sync,
     Welcome,
+    Who,
     encode,
     server_decoder,
 )
@@ -128,6 +129,12 @@ class Link:
         await self.send(
             Logs(request_id=rid, since=since, limit=limit, calculation_id=calculation_id)
         )
+        return rid
+
+    async def who(self) -> str:
+        """Ask who is connected (servers offering "who"); returns the request id."""
+        rid = self.next_request_id()
+        await self.send(Who(request_id=rid))
         return rid
 
     def __aiter__(self) -> Link:

@@ -123,6 +123,10 @@ class Reconnector:
         """Send ``history``; the request id, or None when not connected."""
         return await self._send(lambda link: link.history(limit, before, calculation_id))
 
+    async def who(self) -> str | None:
+        """Send ``who``; the request id, or None when not connected."""
+        return await self._send(lambda link: link.who())
+
     async def _send(self, send: Callable[[Link], Awaitable[str]]) -> str | None:
         link = self.link
         if link is None or link.closed:

@@ -25,6 +25,7 @@ from calc_server.metrics import Metrics
 from calc_server.ratelimit import TokenBucket
 from calc_server.service_api import Service
 from calc_server.version import __version__
+from calc_server.who import who_answer
 from protocol import (
     PROTOCOL_VERSION,
     Ack,
@@ -37,6 +38,7 @@ from protocol import (
     Start,
     Sync,
     Welcome,
+    Who,
     client_decoder,
     encode,
 )
@@ -160,6 +162,8 @@ class Connection:
                 self._answer_later(history_requests.answer(query, self._history))
             case Logs() as request:
                 self._hub.send(self.peer, self._service.output.logs(request))
+            case Who(request_id=rid):
+                self._hub.send(self.peer, encode(who_answer(rid, self._hub.peers)))
 
     def _answer_later(self, answer: Coroutine[Any, Any, bytes]) -> None:
         """Send ``answer`` when it is ready; frames keep being read meanwhile."""
@@ -235,6 +239,8 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         remote=_remote(request),
     )
 
+    offered = features(settings)
+
     def greeting(clients: int) -> list[bytes]:
         state = service.snapshot()
         last = history.last_run
@@ -244,7 +250,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
             epoch=state.epoch,
             client_id=peer.client_id,
             clients=clients,
-            features=features(settings),
+            features=offered,
             node=settings.node,
             last_run=None if last is None else run_message(last, with_tail=False),
         )

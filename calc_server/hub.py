@@ -23,8 +23,10 @@ import asyncio
 import itertools
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 
 from aiohttp import WSCloseCode, web
@@ -79,6 +81,10 @@ class Peer:
     behind_since: float | None = None
     close_code: int | None = None
     """The close code the server sent, when it closed the connection."""
+    connected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """When the connection was accepted (wall clock, UTC), as ``who`` reports it."""
+    connected_seq: float = field(default_factory=time.monotonic)
+    """When it was accepted on the monotonic clock: orders ``who`` even if the wall clock jumps."""
 
     @property
     def label(self) -> str:

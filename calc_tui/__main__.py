@@ -18,6 +18,7 @@ from calc_local.argtypes import command_line, port, positive_seconds, websocket_
 from calc_local.defaults import DEFAULT_PORT, DEFAULT_URL, default_url
 from calc_local.version import add_version_option
 from calc_tui.app import CalcApp, make_app
+from calc_tui.glyphs import glyphs_for
 from calc_tui.hangup import ends_on_hangup
 
 
@@ -26,7 +27,8 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="calc-tui",
         description="Watch and drive the shared calculation in the terminal. "
-        "Keys: s start, c cancel, r reconnect now, e events, o output, h history, q quit.",
+        "Keys: s start, c cancel, r reconnect now, e events, o output, h history, w who,"
+        " ? help, ctrl+p commands, q quit.",
     )
     add_version_option(p)
     p.add_argument(
@@ -92,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             token=args.token,
             ssl=client_ssl(args.cafile, args.insecure),
             warning=INSECURE_WARNING if args.insecure else None,
+            glyphs=glyphs_for(),
         )
         with ends_on_hangup(app):
             app.run()
@@ -99,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from calc_tui.serve import serve_and_run  # the only path that loads calc_server
 
     def make(url: str, token: str) -> CalcApp:
-        return make_app(url, name=args.name, token=token)
+        return make_app(url, name=args.name, token=token, serving=True, glyphs=glyphs_for())
 
     return asyncio.run(
         serve_and_run(

@@ -35,7 +35,7 @@ class LinkStatus:
 
     def describe(self) -> str:
         """One line for the indicator, in plain words."""
-        reason = plain(self.reason, 60)
+        reason = plain(self.reason, 120)
         match self.link:
             case ConnectionStatus.CONNECTED:
                 return "connected"

@@ -7,6 +7,7 @@ constraints live in the types so the JSON Schema says what the decoder enforces.
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from typing import Annotated
 
 from msgspec import Meta, Struct, field
@@ -156,10 +157,17 @@ class Logs(_Message, tag="logs", kw_only=True):
     calculation_id: str | None = None
 
 
+class Who(_Message, tag="who", kw_only=True):
+    """Ask who is connected; answered by a server ``who``. Offered when features has "who"."""
+
+    request_id: RequestId
+
+
 ClientMessage = (
     Hello | Start | Cancel | Sync
     | HistoryQuery
     | Logs
+    | Who
 )  # fmt: skip
 """Every message a client may send."""
 
@@ -293,10 +301,34 @@ class Output(_Message, tag="output", kw_only=True, omit_defaults=True):
     request_id: str | None = None
 
 
+WHO_LIMIT = 1000
+"""Most clients one ``who`` answer lists; ``total`` still counts them all."""
+
+
+class ConnectedClient(Struct, kw_only=True):
+    """One connected client in a ``who`` answer."""
+
+    client_id: str
+    name: str | None = None
+    """The name its ``hello`` gave, if any."""
+    connected_at: datetime
+    """When its WebSocket was accepted: wall clock, UTC, RFC 3339."""
+
+
+class WhoAnswer(_Message, tag="who", kw_only=True):
+    """Answer to a client ``who``: the connected clients, in the order they connected."""
+
+    request_id: str
+    clients: Annotated[list[ConnectedClient], Meta(max_length=WHO_LIMIT)]
+    total: Count
+    """How many are connected; more than ``len(clients)`` when the list was capped."""
+
+
 ServerMessage = (
     Welcome | State | Ack | Error | Presence
     | ClusterStatus
     | History
     | Output
+    | WhoAnswer
 )  # fmt: skip
 """Every message the server may send."""

@@ -6,7 +6,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Static
 
-FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+from calc_tui.glyphs import UNICODE
 
 
 class Spinner(Static):
@@ -25,9 +25,12 @@ class Spinner(Static):
 
     frame: reactive[int] = reactive(0, init=False, repaint=False)
 
-    def __init__(self, *, animate: bool = True, id: str | None = None) -> None:
+    def __init__(
+        self, *, animate: bool = True, frames: str = UNICODE.spinner, id: str | None = None
+    ) -> None:
         super().__init__(" ", id=id)
         self._animated = animate
+        self._frames = frames
         self._timer: Timer | None = None
 
     def on_mount(self) -> None:
@@ -36,7 +39,7 @@ class Spinner(Static):
             self._timer = self.set_interval(1 / 10, self._next_frame, pause=True)
 
     def _next_frame(self) -> None:
-        self.frame = (self.frame + 1) % len(FRAMES)
+        self.frame = (self.frame + 1) % len(self._frames)
 
     def watch_spinning(self, spinning: bool) -> None:
         if self._timer is not None:
@@ -44,8 +47,8 @@ class Spinner(Static):
                 self._timer.resume()
             else:
                 self._timer.pause()
-        self.update(FRAMES[self.frame] if spinning else " ", layout=False)
+        self.update(self._frames[self.frame] if spinning else " ", layout=False)
 
     def watch_frame(self, frame: int) -> None:
         if self.spinning:
-            self.update(FRAMES[frame], layout=False)
+            self.update(self._frames[frame], layout=False)

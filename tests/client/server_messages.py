@@ -8,6 +8,7 @@ then the clients' decoder), so only what a client could really receive is produc
 from __future__ import annotations
 
 import math
+from datetime import UTC, timedelta, timezone
 from typing import Any
 
 import msgspec
@@ -64,6 +65,10 @@ def strategy(t: mi.Type) -> st.SearchStrategy[Any]:
             return st.booleans()
         case mi.NoneType():
             return st.none()
+        case mi.DateTimeType():
+            # naive or with any offset, years 1 to 9999: what RFC 3339 text can carry
+            offsets = st.sampled_from([None, UTC, timezone(timedelta(hours=-23, minutes=-59))])
+            return st.datetimes(timezones=offsets)
         case mi.EnumType():
             return st.sampled_from(list(t.cls))
         case mi.UnionType():

@@ -40,7 +40,7 @@ def _decode_either(frame: str) -> msgspec.Struct:
 def test_there_is_an_example_of_every_message() -> None:
     tags = {_decode_either(line).__struct_config__.tag for line in EXAMPLES}
     every = {m.__struct_config__.tag for m in (*get_args(ClientMessage), *get_args(ServerMessage))}
-    assert {"presence", "history", "cluster", "logs", "output"} <= every
+    assert {"presence", "history", "cluster", "logs", "output", "who"} <= every
     assert tags == every
 
 

@@ -38,7 +38,7 @@ def test_schema_names_every_message_of_both_directions() -> None:
         refs = [ref["$ref"].rsplit("/", 1)[1] for ref in defs[union]["anyOf"]]
         return {defs[name]["properties"]["type"]["enum"][0] for name in refs}
 
-    assert tags("ClientMessage") == {"hello", "start", "cancel", "sync", "history", "logs"}
+    assert tags("ClientMessage") == {"hello", "start", "cancel", "sync", "history", "logs", "who"}
     assert tags("ServerMessage") == {
         "welcome",
         "state",
@@ -48,6 +48,7 @@ def test_schema_names_every_message_of_both_directions() -> None:
         "history",
         "cluster",
         "output",
+        "who",
     }
 
 

@@ -62,4 +62,4 @@ async def test_reconnect_now_skips_the_wait(server_factory: ServerFactory) -> No
         await pilot.press("r")
         # at once, not after the minute the backoff asked for
         await wait_for(pilot, lambda: is_connected(app), timeout=20, what="reconnected")
-        assert app.check_action("reconnect", ()) is None
+        assert app.check_action("reconnect", ()) is False  # connected: not in the footer

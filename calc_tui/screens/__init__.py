@@ -1,0 +1,1 @@
+"""The screens calc-tui opens over its main one: help and the quit confirmation."""
