@@ -8,6 +8,7 @@ from rich.cells import cell_len
 from calc_client.reconnect import Connected
 from calc_tui.messages import ConnectionReported
 from calc_tui.progress import Progress
+from calc_tui.status import ConnectionStatus, LinkStatus
 from calc_tui.text import who
 from calc_tui.widgets.event_log import EventLog
 from calc_tui.widgets.progress_panel import ProgressPanel, detail_line, times_line
@@ -34,8 +35,10 @@ def test_who_keeps_the_client_id_whole(name: str) -> None:
 @pytest.mark.parametrize("name", LONG_NAMES, ids=["long", "wide", "spoof", "escape"])
 def test_panel_lines_keep_the_client_id(name: str) -> None:
     started = state(Phase.CANCELED, 3, started_by=f"{name} (c7)", ended_by=f"{name} (c8)")
-    assert detail_line(started).plain.endswith("(c7)")
-    assert times_line(started, Progress(0.5, 3.0, None)).plain.endswith("(c8)")
+    assert detail_line(started, LinkStatus(ConnectionStatus.CONNECTED), False).plain.endswith(
+        "(c7)"
+    )
+    assert times_line(started, Progress(0.5, 3.0, None), False).plain.endswith("(c8)")
 
 
 async def test_event_log_line_shows_the_id_of_a_padded_name_at_80_columns() -> None:
