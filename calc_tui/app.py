@@ -14,6 +14,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.getters import query_one
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -429,7 +430,11 @@ class CalcApp(App[None]):
     def _history_received(self, history: History) -> None:
         """A page goes into the History view; one run asked for by Enter opens its details."""
         if history.request_id not in self._details_asked:
-            self._history_view.show(history.runs)
+            try:
+                view = self._history_view
+            except NoMatches:
+                return  # the app is closing (or another screen is on top): nothing to show it in
+            view.show(history.runs)
             return
         self._details_asked.discard(history.request_id)
         if history.runs:

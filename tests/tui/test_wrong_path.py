@@ -34,7 +34,12 @@ async def test_a_wrong_path_is_shown_once_with_the_right_one_and_r_tries_again(
         described = app.link_status.describe()
         assert "HTTP 404" in described
         assert "/ws" in described
-        assert any("/ws" in text for text in toasts.titled("Not connected"))
+        # the toast is a message of its own, handled after the status changed: wait for it
+        await wait_for(
+            pilot,
+            lambda: any("/ws" in text for text in toasts.titled("Not connected")),
+            what="a toast naming /ws",
+        )
         # with a 0.05 s backoff a retry loop would make several attempts in this time
         with pytest.raises(AssertionError, match="timed out"):
             await wait_for(pilot, lambda: len(attempts) > 1, timeout=0.5)
