@@ -20,7 +20,8 @@ from protocol import Phase
 from tests.tui.helpers import fed_app, received, state, wait_for, welcome
 
 SIZES = [(40, 12), (60, 20), (80, 24), (120, 40)]
-LONG_NAME = "calc-tui@a-rather-long-host-name.example.org (c1)"
+# Long enough to wrap at 60 columns, short enough (40 cells) to be shown whole in the log.
+LONG_NAME = "calc-tui@a-long-host-name.example (c1)"
 
 
 def shown_text(widget: Widget) -> str:
