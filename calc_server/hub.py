@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 
 from aiohttp import WSCloseCode, web
 
@@ -57,15 +56,22 @@ class PeerWebSocket(web.WebSocketResponse):
     broadcast frame may be written to this peer any more.
     """
 
-    before_close: Callable[[], None] | None = None
+    # a slot, not an instance attribute: a 30th key in aiohttp's instance dict turns its
+    # shared-key dict (296 bytes) into a full one (1.6 KiB), for every connection
+    __slots__ = ("_before_close",)
+
+    def on_close(self, hook: Callable[[PeerWebSocket], None] | None) -> None:
+        """Call ``hook(self)`` once, just before a Close frame is sent (None: no hook)."""
+        self._before_close = hook
 
     async def close(
         self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
     ) -> bool:
-        """Tell ``before_close`` (once), then close as aiohttp does."""
-        hook, self.before_close = self.before_close, None
+        """Tell the ``on_close`` hook (once), then close as aiohttp does."""
+        hook: Callable[[PeerWebSocket], None] | None = getattr(self, "_before_close", None)
         if hook is not None:
-            hook()
+            self._before_close = None
+            hook(self)
         return await super().close(code=code, message=message, drain=drain)
 
 
@@ -103,7 +109,9 @@ class Hub:
         metrics: Metrics,
         presence_delay: float = PRESENCE_DELAY,
     ) -> None:
-        self._peers: set[Peer] = set()
+        self._peers: dict[PeerWebSocket, Peer] = {}
+        """Every registered peer, by its WebSocket (which is how a close announces itself)."""
+        self._on_close = self._ws_closing  # one bound method shared by every peer's hook
         self._targets: Targets[Peer] = Targets()
         """The peers a broadcast writes to: all but those behind or closing."""
         self._behind: dict[Peer, int] = {}
@@ -137,7 +145,7 @@ class Hub:
     @property
     def peers(self) -> frozenset[Peer]:
         """A snapshot of the connected peers."""
-        return frozenset(self._peers)
+        return frozenset(self._peers.values())
 
     def new_client_id(self) -> str:
         """A client id unique within this server's epoch (and across a cluster's nodes)."""
@@ -151,10 +159,10 @@ class Hub:
         snapshot and the peer's first broadcast.
         """
         transport = peer.transport
-        self._peers.add(peer)
+        self._peers[peer.ws] = peer
         if not peer.ws.closed:
             self._targets.add(peer, transport, direct_fd(transport))
-            peer.ws.before_close = partial(self._closing, peer)
+            peer.ws.on_close(self._on_close)
         frames = b"".join(text_frame(p) for p in greeting(self.clients_total(len(self._peers))))
         # one write, one syscall: handshakes are bound by per-connection syscalls
         transport.write(frames + self._notice_frame)
@@ -162,13 +170,18 @@ class Hub:
 
     def remove(self, peer: Peer) -> bool:
         """Forget ``peer``; True if it was registered."""
-        if peer not in self._peers:
+        if self._peers.get(peer.ws) is not peer:
             return False
-        self._peers.discard(peer)
+        del self._peers[peer.ws]
         self._closing(peer)
-        peer.ws.before_close = None  # the hook refers to the peer: no cycle outlives it
+        peer.ws.on_close(None)
         self._gc.departed()
         return True
+
+    def _ws_closing(self, ws: PeerWebSocket) -> None:
+        peer = self._peers.get(ws)
+        if peer is not None:
+            self._closing(peer)
 
     def _closing(self, peer: Peer) -> None:
         """No frame may be written to ``peer`` any more: it leaves the broadcast lists."""
@@ -219,7 +232,7 @@ class Hub:
         """
         frame = text_frame(payload)
         room = self._limit // 2
-        for peer in self._peers:
+        for peer in self._peers.values():
             if parts > 1 and hash(peer) % parts != part:
                 continue
             transport = peer.transport
