@@ -157,7 +157,7 @@ if __name__ == "__main__":
     p.add_argument(
         "--heartbeat",
         type=float,
-        default=300.0,
+        default=3600.0,
         help="ping interval; long by default so no ping round falls inside a measurement",
     )
     p.add_argument("--history", type=Path, help="run history file (default: memory only)")
