@@ -47,8 +47,9 @@ class Finished:
 class CalcProcess:
     """One running ``calc`` with pipes on stdout and stderr; stdout is read line by line."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, *, interruptible: bool) -> None:
         self.process = process
+        self.interruptible = interruptible
         self.read_lines: list[str] = []
 
     @classmethod
@@ -73,7 +74,7 @@ class CalcProcess:
             stderr=asyncio.subprocess.PIPE,
             env={**(clean_env() if env is None else env), "PYTHONFAULTHANDLER": "1"},
         )
-        return cls(process)
+        return cls(process, interruptible=interruptible)
 
     async def line(self, timeout: float = 30.0) -> str:
         """The next line of standard output; fails if none arrives within ``timeout``."""
@@ -94,7 +95,9 @@ class CalcProcess:
         return line
 
     def interrupt(self) -> None:
-        """Send SIGINT, as Ctrl-C in a terminal would."""
+        """Send SIGINT, as Ctrl-C in a terminal would (to a ``calc`` spawned ``interruptible``:
+        any other may have inherited SIGINT ignored, and would rightly not end)."""
+        assert self.interruptible, "spawn calc with interruptible=True to interrupt it"
         self.process.send_signal(signal.SIGINT)
 
     async def finish(self, timeout: float = 30.0) -> Finished:

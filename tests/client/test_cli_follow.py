@@ -41,7 +41,7 @@ async def test_watch_reconnect_follows_a_restarted_server(
     server_factory: ServerFactory, spawned: list[CalcProcess]
 ) -> None:
     first = await server_factory(stage_seconds=10.0)
-    calc = await CalcProcess.spawn("watch", "--reconnect", "--url", first.url)
+    calc = await CalcProcess.spawn("watch", "--reconnect", "--url", first.url, interruptible=True)
     spawned.append(calc)
     assert (await calc.line()).endswith("IDLE, no calculation has run yet")
     await first.stop()
@@ -64,7 +64,9 @@ async def test_watch_reconnect_json_keeps_stdout_protocol_only(
     server_factory: ServerFactory, spawned: list[CalcProcess]
 ) -> None:
     first = await server_factory(stage_seconds=10.0)
-    calc = await CalcProcess.spawn("watch", "--reconnect", "--json", "--url", first.url)
+    calc = await CalcProcess.spawn(
+        "watch", "--reconnect", "--json", "--url", first.url, interruptible=True
+    )
     spawned.append(calc)
     before = server_decoder.decode(await calc.line())
     assert isinstance(before, State)
