@@ -13,8 +13,9 @@ from calc_local.names import fit_name, name_problem
 from calc_server.runner import RunningServer
 from protocol import PROTOCOL_VERSION, Hello, Phase, State, client_decoder, encode
 from protocol.messages import CLIENT_NAME_PATTERN
-from tests.client.calc_process import clean_env, run_calc
+from tests.client.calc_process import run_calc
 from tests.conftest import ServerFactory
+from tests.processes import clean_env
 from tests.wsclient import RawClient
 
 HOSTILE = [
