@@ -1,5 +1,9 @@
-"""Real ``calc-server`` and ``calc-tui`` processes for tests: started until they listen or show,
-run until they refuse, signalled and stopped; the one home for spawning our console scripts.
+"""Our console scripts as real processes for tests: ``calc-server``, ``calc-tui``, run to exit.
+
+The one home for spawning them: a server started until it listens (``ServerProcess``) or run
+until it refuses (``refused``), any script run to its exit (``run_to_exit``), ``calc-tui`` on
+a pseudo-terminal (``TerminalApp``), and the clean environment and free port they start with.
+``calc`` itself, read line by line, is ``tests.client.calc_process``.
 
 Timeouts here only bound a failure: a busy machine starts Python slowly.
 """
