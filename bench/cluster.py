@@ -25,8 +25,8 @@ import aiohttp
 
 from bench.stats import fmt, percentile
 from protocol import Cancel, Phase, Start, State
+from tests.processes import ServerProcess
 from tests.redis_server import RedisServer
-from tests.reliability.processes import ServerProcess
 from tests.reliability.swarm import Watcher, close_all, open_many, raise_fd_limit
 from tests.wsclient import RawClient
 
@@ -73,8 +73,8 @@ async def _failover(redis_url: str, token: str, rounds: int) -> list[float]:
     for n in range(rounds):
         prefix = ["--redis", redis_url, "--stage-seconds", "0.5", "--lease-seconds", str(LEASE)]
         auth = f"{token}-{n}"  # a fresh cluster each round
-        owner = await ServerProcess.start(*prefix, "--node", "a", token=auth, ready_timeout=60)
-        other = await ServerProcess.start(*prefix, "--node", "b", token=auth, ready_timeout=60)
+        owner = await ServerProcess.start(*prefix, "--node", "a", auth=auth, ready_timeout=60)
+        other = await ServerProcess.start(*prefix, "--node", "b", auth=auth, ready_timeout=60)
         headers = {"Authorization": f"Bearer {auth}"}
         try:
             starter = await RawClient.open_ready(owner.url, headers=headers)
@@ -104,9 +104,9 @@ async def measure(redis_url: str, clients: int, worker_clients: int, rounds: int
     token = secrets.token_urlsafe(16)
     lines: list[str] = []
     cluster = ["--redis", redis_url, "--stage-seconds", "60"]
-    single = await ServerProcess.start("--stage-seconds", "60", token=token)
-    a = await ServerProcess.start(*cluster, "--node", "a", token=token, ready_timeout=60)
-    b = await ServerProcess.start(*cluster, "--node", "b", token=token, ready_timeout=60)
+    single = await ServerProcess.start("--stage-seconds", "60", auth=token)
+    a = await ServerProcess.start(*cluster, "--node", "a", auth=token, ready_timeout=60)
+    b = await ServerProcess.start(*cluster, "--node", "b", auth=token, ready_timeout=60)
     try:
         one = await _delivery(single.url, single.url, clients, rounds, token)
         lines.append(_line(f"single server, {clients} clients", one))
@@ -121,11 +121,11 @@ async def measure(redis_url: str, clients: int, worker_clients: int, rounds: int
 
     workers_token = f"{token}-w"
     workers = await ServerProcess.start(
-        "--redis", redis_url, "--stage-seconds", "60", "--workers", "2", token=workers_token,
+        "--redis", redis_url, "--stage-seconds", "60", "--workers", "2", auth=workers_token,
         ready_timeout=60,
     )  # fmt: skip
     alone = await ServerProcess.start(
-        "--redis", redis_url, "--stage-seconds", "60", token=f"{token}-1", ready_timeout=60
+        "--redis", redis_url, "--stage-seconds", "60", auth=f"{token}-1", ready_timeout=60
     )
     try:
         lines.append(

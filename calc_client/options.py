@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Mapping
 
 from calc_local import argtypes
-from calc_local.defaults import client_name
+from calc_local.defaults import default_client_name
 from protocol.bearer import token_problem
 
 
@@ -68,7 +68,7 @@ def add_name_option(
     group.add_argument(
         "--name",
         type=argtypes.client_name,
-        default=client_name(env) if with_defaults else argparse.SUPPRESS,
+        default=default_client_name(env) if with_defaults else argparse.SUPPRESS,
         help="the name others see in started_by/ended_by, up to 64 characters "
         "(env CALC_NAME, default USER@HOST)",
     )

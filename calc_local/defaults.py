@@ -24,7 +24,7 @@ def default_url(env: Mapping[str, str] = os.environ) -> str:
     return env.get("CALC_URL") or DEFAULT_URL
 
 
-def client_name(env: Mapping[str, str] = os.environ) -> str:
+def default_client_name(env: Mapping[str, str] = os.environ) -> str:
     """The name a client gives in ``hello``: ``CALC_NAME``, else ``USER@HOST``.
 
     ``USER@HOST`` tells apart the people sharing one machine over SSH; it is made to fit the

@@ -2,10 +2,10 @@
 
 The whole life of a token file is here: ``token_published`` (used by ``calc-server`` and
 ``calc-tui --serve``) writes it when serving starts and removes it when serving ends; clients
-``read_token``. The file is ``$CALC_TOKEN_DIR`` or ``$XDG_RUNTIME_DIR/calc`` or the user's
-state directory (``platformdirs``: ``~/.local/state/calc`` on Linux), then
-``token-<address>-<port>`` (``token-127.0.0.1-8765``, ``token-::1-8765``), readable by its
-owner only (0600, in a 0700 directory).
+``read_token``. The file is in ``calc_local.statedir.runtime_dir`` (``$CALC_TOKEN_DIR``, or
+``$XDG_RUNTIME_DIR/calc``, or ``~/.local/state/calc``), named ``token-<address>-<port>``
+(``token-127.0.0.1-8765``, ``token-::1-8765``), readable by its owner only (0600, in a 0700
+directory).
 """
 
 from __future__ import annotations
@@ -18,23 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import platformdirs
-
-APP = "calc"
-
-
-def token_dir(env: Mapping[str, str] = os.environ) -> Path:
-    """The directory that holds token files."""
-    if explicit := env.get("CALC_TOKEN_DIR"):
-        return Path(explicit)
-    # read from ``env`` (not platformdirs, which reads os.environ and, when it is unset, names
-    # /run/user/UID even where that does not exist) so tests and callers can inject it
-    if runtime := env.get("XDG_RUNTIME_DIR"):
-        return Path(runtime) / APP
-    return platformdirs.user_state_path(APP)
-
-
-DEFAULT_HOST = "127.0.0.1"
+from calc_local.defaults import DEFAULT_HOST
+from calc_local.statedir import runtime_dir
 
 
 def token_path(port: int, env: Mapping[str, str] = os.environ, *, host: str = DEFAULT_HOST) -> Path:
@@ -47,7 +32,7 @@ def token_path(port: int, env: Mapping[str, str] = os.environ, *, host: str = DE
         address = ipaddress.ip_address(host.strip("[]")).compressed
     except ValueError:
         address = host.lower()
-    return token_dir(env) / f"token-{address}-{port}"
+    return runtime_dir(env) / f"token-{address}-{port}"
 
 
 class UnsafeTokenDir(OSError):

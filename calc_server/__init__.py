@@ -1,0 +1,1 @@
+"""calc-server: the aiohttp WebSocket server that owns the one shared calculation."""

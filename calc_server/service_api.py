@@ -1,5 +1,4 @@
-"""What the connection handler needs from "the service": the seam between a connection and
-wherever the calculation's state lives.
+"""The service seam: what a connection handler needs from wherever the calculation lives.
 
 A single server keeps it in memory (``service.CalculationService``, which answers at once);
 cluster mode keeps it in Redis (``cluster.node.ClusterService``, whose commands are awaited).

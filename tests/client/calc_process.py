@@ -7,13 +7,12 @@ quiet machine and in several seconds on one core shared with a busy loop.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
-CALC = Path(sys.executable).parent / "calc"
+from tests.processes import Finished, clean_env, script
+
+CALC = script("calc")
 """The console script installed next to this interpreter (the editable install's entry point)."""
 
 _WITH_DEFAULT_SIGINT = (
@@ -21,27 +20,6 @@ _WITH_DEFAULT_SIGINT = (
     "os.execv(sys.argv[1], sys.argv[1:])"
 )
 """Run argv[1:] in this process with SIGINT at its default disposition."""
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test's environment without any ``CALC_*`` setting, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALC_")}
-    env.update(extra)
-    return env
-
-
-@dataclass(frozen=True, slots=True)
-class Finished:
-    """A ``calc`` run that has exited."""
-
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def lines(self) -> list[str]:
-        """Standard output, line by line."""
-        return self.stdout.splitlines()
 
 
 class CalcProcess:
@@ -64,7 +42,7 @@ class CalcProcess:
         leaves Ctrl-C ignored too. Python's fault handler is on, so a ``calc`` that hangs can
         be asked where it is.
         """
-        command = [str(CALC), *args]
+        command = [CALC, *args]
         if interruptible:
             command = [sys.executable, "-c", _WITH_DEFAULT_SIGINT, *command]
         process = await asyncio.create_subprocess_exec(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import getpass
 import itertools
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -25,8 +24,9 @@ from protocol import (
     encode,
     server_decoder,
 )
-from tests.client.calc_process import CALC, CalcProcess, clean_env, run_calc
+from tests.client.calc_process import CALC, CalcProcess, run_calc
 from tests.conftest import LONG_STAGE, ServerFactory
+from tests.processes import clean_env, free_port
 from tests.wsclient import RawClient
 
 Spawn = Callable[..., Awaitable[CalcProcess]]
@@ -82,13 +82,6 @@ async def start_from(client: RawClient, request_id: str = "tester-start") -> Sta
     sent = await client.send(Start(request_id=request_id))
     assert (await client.ack(request_id, since=sent)).accepted
     return await client.expect(State, lambda s: s.state is Phase.STARTING, since=sent)
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound once, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def assert_one_plain_line(stderr: str) -> None:
@@ -155,7 +148,7 @@ async def test_url_comes_from_calc_url_and_options_go_before_or_after_the_comman
     results = await asyncio.gather(
         run_calc("status", env=clean_env(CALC_URL=server.url)),
         run_calc("--url", server.url, "--timeout", "30", "status"),
-        run_calc("--url", f"ws://127.0.0.1:{closed_port()}/ws", "status", "--url", server.url),
+        run_calc("--url", f"ws://127.0.0.1:{free_port()}/ws", "status", "--url", server.url),
     )
     for result in results:
         assert result.code == 0, result.stderr
@@ -315,7 +308,7 @@ async def test_ctrl_c_ends_watch_with_130_and_no_traceback(
 
 
 async def test_closed_port_exits_2_with_one_line() -> None:
-    url = f"ws://127.0.0.1:{closed_port()}/ws"
+    url = f"ws://127.0.0.1:{free_port()}/ws"
     result = await run_calc("status", "--url", url)
     assert result.code == 2
     assert_one_plain_line(result.stderr)

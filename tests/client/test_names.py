@@ -8,13 +8,14 @@ import socket
 import msgspec
 import pytest
 
-from calc_local.defaults import client_name
+from calc_local.defaults import default_client_name
 from calc_local.names import fit_name, name_problem
 from calc_server.runner import RunningServer
 from protocol import PROTOCOL_VERSION, Hello, Phase, State, client_decoder, encode
 from protocol.messages import CLIENT_NAME_PATTERN
-from tests.client.calc_process import clean_env, run_calc
+from tests.client.calc_process import run_calc
 from tests.conftest import ServerFactory
+from tests.processes import clean_env
 from tests.wsclient import RawClient
 
 HOSTILE = [
@@ -64,10 +65,10 @@ def test_the_local_rule_forbids_exactly_the_characters_the_protocol_forbids() ->
 
 def test_default_is_user_at_host_and_calc_name_wins() -> None:
     host = socket.gethostname()
-    assert client_name({"LOGNAME": "alice"}) == f"alice@{host}"[:64]
-    assert client_name({"USER": "bob\x1b"}) == f"bob@{host}"[:64]
-    assert client_name({"LOGNAME": "alice", "CALC_NAME": "build bot"}) == "build bot"
-    assert len(client_name({"LOGNAME": "x" * 80})) == 64
+    assert default_client_name({"LOGNAME": "alice"}) == f"alice@{host}"[:64]
+    assert default_client_name({"USER": "bob\x1b"}) == f"bob@{host}"[:64]
+    assert default_client_name({"LOGNAME": "alice", "CALC_NAME": "build bot"}) == "build bot"
+    assert len(default_client_name({"LOGNAME": "x" * 80})) == 64
 
 
 async def started_by(server: RunningServer, *args: str, **env: str) -> str:

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from importlib.metadata import version
-from pathlib import Path
 
 import pytest
 
-from tests.client.calc_process import clean_env
+from tests.processes import clean_env, run_to_exit, script
 
 
 @pytest.mark.parametrize("command", ["calc", "calc-tui", "calc-server"])
 async def test_version_prints_name_and_version_and_exits_0(command: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name(command)),
-        "--version",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=clean_env(),
-    )
-    async with asyncio.timeout(30):
-        out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    assert out.decode() == f"{command} {version('calc')}\n"
-    assert err == b""
+    ended = await run_to_exit(script(command), "--version", env=clean_env(), timeout=30)
+    assert ended.code == 0, ended.stderr
+    assert ended.stdout == f"{command} {version('calc')}\n"
+    assert ended.stderr == ""

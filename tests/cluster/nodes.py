@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from tests.reliability.processes import ServerProcess
+from tests.processes import ServerProcess
 from tests.wsclient import RawClient
 
 READY = 60.0
@@ -44,7 +44,7 @@ class Cluster:
             str(self.lease_seconds),
             *args,
             port=port,
-            token=self.token,
+            auth=self.token,
             ready_timeout=READY,
         )
         self.nodes[name] = process

@@ -11,8 +11,8 @@ import pytest
 
 from protocol import Ack, AckReason, Cancel, Phase, Presence, Start, State, Welcome
 from tests.cluster.nodes import Cluster, cluster_of
+from tests.processes import ServerProcess
 from tests.redis_server import RedisServer
-from tests.reliability.processes import ServerProcess
 from tests.wsclient import RawClient
 
 BOUND = 30.0
@@ -177,7 +177,7 @@ async def test_a_password_in_the_redis_url_works_and_never_reaches_the_log(
         await client.expect(State, lambda s: s.state is Phase.SUCCESS, since=sent, timeout=BOUND)
     wrong = redis.url.replace(password, "not-the-" + password)
     with pytest.raises(RuntimeError) as refused:
-        await ServerProcess.start("--redis", wrong, token="t", ready_timeout=BOUND)
+        await ServerProcess.start("--redis", wrong, auth="t", ready_timeout=BOUND)
 
     log = "".join(node.log)
     assert "redis://***@127.0.0.1" in log

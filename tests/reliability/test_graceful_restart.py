@@ -11,8 +11,8 @@ from aiohttp import WSCloseCode
 
 from calc_client.reconnect import Backoff, Connected, Disconnected, Received, Reconnector
 from protocol import Phase, Start, State
+from tests.processes import ServerProcess
 from tests.reliability.events import EventLog
-from tests.reliability.processes import ServerProcess
 
 CLIENTS = 3
 

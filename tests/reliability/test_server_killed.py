@@ -20,9 +20,9 @@ import signal
 from calc_client.link import CLIENT_HEARTBEAT
 from calc_tui.status import ConnectionStatus
 from protocol import Phase
-from tests.client.calc_process import CalcProcess, clean_env
+from tests.client.calc_process import CalcProcess
 from tests.looplag import LoopLag
-from tests.reliability.processes import ServerProcess
+from tests.processes import ServerProcess, clean_env
 from tests.tui.helpers import Toasts, is_connected, live_app, shown_states, wait_for
 
 AT_ONCE = 1.0

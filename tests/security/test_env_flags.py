@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from calc_server.config import parse_settings
-from tests.client.calc_process import clean_env
-from tests.server_process import refused, start_listening
+from tests.processes import Auth, ServerProcess, clean_env, refused
 
 
 @pytest.mark.parametrize(
@@ -58,17 +57,16 @@ def test_every_boolean_variable_is_read_strictly(
 async def test_calc_no_auth_false_keeps_authentication_on(tmp_path: Path) -> None:
     """The reported bug: ``CALC_NO_AUTH=false`` served without authentication."""
     env = clean_env(CALC_NO_AUTH="false", CALC_TOKEN_DIR=str(tmp_path))
-    proc, _, head = await start_listening(env)
-    proc.terminate()
-    await proc.wait()
-    assert "authentication is off" not in head
-    assert "access token written" in head
+    server = await ServerProcess.start(auth=Auth.SERVER_DEFAULT, env=env)
+    await server.shut_down()
+    assert "authentication is off" not in server.head
+    assert "access token written" in server.head
 
 
 async def test_a_bad_value_stops_the_server_before_it_listens() -> None:
-    code, lines = await refused(clean_env(CALC_NO_AUTH="nope"))
-    assert code == 64
-    assert lines == [
+    ended = await refused(env=clean_env(CALC_NO_AUTH="nope"))
+    assert ended.code == 64
+    assert ended.log_lines == [
         "calc-server: error: CALC_NO_AUTH must be one of true/false, 1/0, yes/no (any case), "
         "got 'nope'"
     ]

@@ -11,9 +11,9 @@ import pytest
 import trustme
 
 from calc_server.runner import RunningServer
-from tests.client.calc_process import clean_env, run_calc
+from tests.client.calc_process import run_calc
 from tests.conftest import ServerFactory
-from tests.server_process import start_listening
+from tests.processes import Auth, ServerProcess, clean_env
 
 
 async def seconds_until_closed(port: int, send: bytes = b"", bound: float = 30.0) -> float:
@@ -62,21 +62,17 @@ def low_fd_limit(soft: int, hard: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-async def start_limited(
-    tmp_path: Path, soft: int, hard: int
-) -> tuple[asyncio.subprocess.Process, int, str]:
+async def start_limited(tmp_path: Path, soft: int, hard: int) -> ServerProcess:
+    """calc-server with a generated token and an open files limit of ``soft``/``hard``."""
     env = clean_env(CALC_TOKEN_DIR=str(tmp_path))
-    return await start_listening(env, preexec_fn=lambda: low_fd_limit(soft, hard))
-
-
-async def stop(proc: asyncio.subprocess.Process) -> None:
-    proc.terminate()
-    async with asyncio.timeout(10):
-        await proc.wait()
+    return await ServerProcess.start(
+        auth=Auth.SERVER_DEFAULT, env=env, preexec_fn=lambda: low_fd_limit(soft, hard)
+    )
 
 
 async def test_idle_sockets_beyond_the_fd_limit_do_not_lock_out_a_client(tmp_path: Path) -> None:
-    proc, port, head = await start_limited(tmp_path, 256, 256)
+    server = await start_limited(tmp_path, 256, 256)
+    port = server.port
     idle: list[asyncio.StreamWriter] = []
     try:
         for _ in range(300):  # more than the server has descriptors
@@ -89,17 +85,17 @@ async def test_idle_sockets_beyond_the_fd_limit_do_not_lock_out_a_client(tmp_pat
             env=clean_env(CALC_TOKEN_DIR=str(tmp_path)),
         )
         assert finished.code == 0, finished.stderr
-        assert "open files limit 256;" in head
+        assert "open files limit 256;" in server.head
     finally:
         for writer in idle:
             writer.close()
-        await stop(proc)
+        await server.shut_down(timeout=10)
 
 
 async def test_the_soft_fd_limit_is_raised_to_the_hard_one_and_logged(tmp_path: Path) -> None:
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if hard == resource.RLIM_INFINITY or hard > 4096:
         hard = 4096
-    proc, _, head = await start_limited(tmp_path, 256, hard)
-    await stop(proc)
-    assert f"open files limit {hard} (raised from 256)" in head
+    server = await start_limited(tmp_path, 256, hard)
+    await server.shut_down(timeout=10)
+    assert f"open files limit {hard} (raised from 256)" in server.head

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from calc_server.config import Settings
-from tests.client.calc_process import clean_env
-from tests.server_process import refused
+from tests.processes import clean_env, refused
 
 
 @pytest.mark.parametrize(
@@ -20,9 +19,9 @@ from tests.server_process import refused
     ],
 )
 async def test_calc_server_refuses_absurd_values_in_one_line(args: list[str], flag: str) -> None:
-    code, lines = await refused(clean_env(), "--no-auth", *args)
-    assert code != 0
-    [line] = lines
+    ended = await refused("--no-auth", *args, env=clean_env())
+    assert ended.code != 0
+    [line] = ended.log_lines
     assert flag in line
     assert "must be between" in line
 

@@ -11,8 +11,9 @@ import trustme
 from calc_client.link import ConnectFailed, connect
 from calc_client.security import client_ssl
 from calc_server.runner import RunningServer
-from tests.client.calc_process import clean_env, run_calc
+from tests.client.calc_process import run_calc
 from tests.conftest import ServerFactory
+from tests.processes import clean_env
 
 TOKEN = "tls-test-token"
 

@@ -13,17 +13,11 @@ import sys
 from pathlib import Path
 
 from calc_local.tokenfile import read_token, token_path
-from tests.client.calc_process import clean_env, run_calc
-from tests.security.test_token_file import stop
-from tests.server_process import start_listening
+from tests.client.calc_process import run_calc
+from tests.processes import clean_env
+from tests.security.test_token_file import start_server
 
 NOBODY = 65534
-
-
-async def start_server(env: dict[str, str], *args: str) -> tuple[asyncio.subprocess.Process, int]:
-    """calc-server (port 0 unless ``args`` say otherwise) and the port it listens on."""
-    proc, port, _ = await start_listening(env, *args)
-    return proc, port
 
 
 ROGUE = """
@@ -81,7 +75,8 @@ async def what_rogue_got(proc: asyncio.subprocess.Process) -> str:
 
 async def test_the_token_is_never_sent_to_another_loopback_address(tmp_path: Path) -> None:
     env = clean_env(CALC_TOKEN_DIR=str(tmp_path / "tokens"))
-    server, port = await start_server(env)  # on 127.0.0.1
+    server = await start_server(env)  # on 127.0.0.1
+    port = server.port
     rogue = None
     try:
         token = read_token(port, env)
@@ -103,25 +98,26 @@ async def test_the_token_is_never_sent_to_another_loopback_address(tmp_path: Pat
         if rogue is not None and rogue.returncode is None:
             rogue.kill()
             await rogue.wait()
-        await stop(server)
+        await server.shut_down()
 
 
 async def test_servers_on_one_port_and_two_addresses_keep_their_own_files(
     tmp_path: Path,
 ) -> None:
     env = clean_env(CALC_TOKEN_DIR=str(tmp_path / "tokens"))
-    first, port = await start_server(env)  # 127.0.0.1
+    first = await start_server(env)  # 127.0.0.1
+    port = first.port
     try:
         first_token = read_token(port, env)
-        second, _ = await start_server(env, "--host", "::1", "--port", str(port))
+        second = await start_server(env, "--host", "::1", "--port", str(port))
         second_token = read_token(port, env, host="::1")
         assert second_token
         assert second_token != first_token
         assert read_token(port, env) == first_token  # not overwritten
-        await stop(second)
+        await second.shut_down()
         assert not token_path(port, env, host="::1").exists()
         assert read_token(port, env) == first_token  # not deleted by the other server
         done = await run_calc("status", "--url", f"ws://127.0.0.1:{port}/ws", env=env)
         assert done.code == 0, done.stderr
     finally:
-        await stop(first)
+        await first.shut_down()

@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import stat
-import sys
 from pathlib import Path
 
 from calc_local.tokenfile import read_token, token_path, write_token
-from tests.client.calc_process import clean_env, run_calc
-from tests.server_process import start_listening
-
-CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
+from tests.client.calc_process import run_calc
+from tests.processes import Auth, ServerProcess, clean_env, refused
 
 
-async def start_server(
-    env: dict[str, str], *args: str
-) -> tuple[asyncio.subprocess.Process, int, str]:
-    """Start calc-server on a free port; return it, the port and its log up to listening."""
-    return await start_listening(env, *args)
-
-
-async def stop(proc: asyncio.subprocess.Process) -> str:
-    proc.send_signal(signal.SIGTERM)
-    assert proc.stderr is not None
-    async with asyncio.timeout(30):
-        rest = (await proc.stderr.read()).decode()
-        await proc.wait()
-    return rest
+async def start_server(env: dict[str, str], *args: str) -> ServerProcess:
+    """calc-server on a free port (unless ``args`` say otherwise), authenticating as ``env``
+    and ``args`` say: by default with a generated token."""
+    return await ServerProcess.start(*args, auth=Auth.SERVER_DEFAULT, env=env)
 
 
 async def test_generated_token_is_private_and_local_clients_find_it(tmp_path: Path) -> None:
     env = clean_env(CALC_TOKEN_DIR=str(tmp_path / "tokens"))
-    proc, port, head = await start_server(env)
+    server = await start_server(env)
+    port = server.port
     try:
         path = token_path(port, env)
         token = read_token(port, env)
@@ -55,7 +41,8 @@ async def test_generated_token_is_private_and_local_clients_find_it(tmp_path: Pa
         assert elsewhere.code == 2
         assert "authentication failed" in elsewhere.stderr
     finally:
-        log = head + await stop(proc)
+        await server.shut_down()
+    log = server.log_text
     assert token not in log  # the log says where the token is, never what it is
     assert str(path) in log
     assert not path.exists()  # removed at shutdown
@@ -63,7 +50,8 @@ async def test_generated_token_is_private_and_local_clients_find_it(tmp_path: Pa
 
 async def test_explicit_token_from_environment(tmp_path: Path) -> None:
     env = clean_env(CALC_TOKEN_DIR=str(tmp_path), CALC_TOKEN="from-env-token")
-    proc, port, head = await start_server(env)
+    server = await start_server(env)
+    port = server.port
     try:
         assert read_token(port, env) is None  # an explicit token is not written anywhere
         url = f"ws://127.0.0.1:{port}/ws"
@@ -73,26 +61,15 @@ async def test_explicit_token_from_environment(tmp_path: Path) -> None:
         )
         assert flagged.code == 0, flagged.stderr
     finally:
-        log = head + await stop(proc)
-    assert "from-env-token" not in log
+        await server.shut_down()
+    assert "from-env-token" not in server.log_text
 
 
 async def test_no_auth_off_loopback_is_refused_with_a_clear_message() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        CALC_SERVER,
-        "--no-auth",
-        "--host",
-        "0.0.0.0",
-        "--port",
-        "0",
-        env=clean_env(),
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(60):
-        _, err = await proc.communicate()
-    assert proc.returncode == 2
-    assert "--no-auth is only allowed on a loopback address" in err.decode()
-    assert "Traceback" not in err.decode()
+    ended = await refused("--no-auth", "--host", "0.0.0.0", env=clean_env())
+    assert ended.code == 2
+    assert "--no-auth is only allowed on a loopback address" in ended.stderr
+    assert "Traceback" not in ended.stderr
 
 
 def test_token_file_path_follows_runtime_dir() -> None:
@@ -133,17 +110,18 @@ def test_a_token_file_others_could_read_or_write_is_ignored(tmp_path: Path) -> N
 
 async def test_explicit_token_server_removes_a_stale_token_file(tmp_path: Path) -> None:
     env = clean_env(CALC_TOKEN_DIR=str(tmp_path))
-    proc, port, _ = await start_server(env, "--token", "fresh-token")
+    server = await start_server(env, "--token", "fresh-token")
+    port = server.port
     try:
         write_token(port, "stale-token-from-a-crash", env)  # as a crashed server would leave
-        await stop(proc)
-        proc, port2, _ = await start_server(env, "--token", "fresh-token", "--port", str(port))
-        assert port2 == port
+        await server.shut_down()
+        server = await start_server(env, "--token", "fresh-token", "--port", str(port))
+        assert server.port == port
         assert read_token(port, env) is None
         assert (await run_calc("status", "--url", f"ws://127.0.0.1:{port}/ws", env=env)).code == 2
         with_token = {**env, "CALC_TOKEN": "fresh-token"}
         url = f"ws://127.0.0.1:{port}/ws"
         assert (await run_calc("status", "--url", url, env=with_token)).code == 0
     finally:
-        if proc.returncode is None:
-            await stop(proc)
+        if server.proc.returncode is None:
+            await server.shut_down()

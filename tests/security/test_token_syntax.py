@@ -7,9 +7,9 @@ import pytest
 from calc_client.link import ConnectFailed, connect
 from calc_server.config import Settings
 from protocol.bearer import token_problem
-from tests.client.calc_process import clean_env, run_calc
+from tests.client.calc_process import run_calc
 from tests.conftest import ServerFactory
-from tests.server_process import refused
+from tests.processes import clean_env, refused
 
 BAD_TOKENS = ["tk\r", "tk\n", " spaced ", "a b", "tab\there", "nul\x00", "del\x7f", "é-accent", ""]
 
@@ -34,9 +34,9 @@ def test_server_refuses_a_token_no_client_could_send(token: str) -> None:
 
 
 async def test_calc_server_with_a_spaced_token_exits_with_one_line() -> None:
-    code, lines = await refused(clean_env(), "--token", " spaced ")
-    assert code != 0
-    [line] = lines
+    ended = await refused("--token", " spaced ", env=clean_env())
+    assert ended.code != 0
+    [line] = ended.log_lines
     assert "--token" in line
     assert "white space" in line
     assert "listening" not in line

@@ -8,7 +8,6 @@ without capabilities), and files that are not calc histories.
 
 from __future__ import annotations
 
-import asyncio
 import resource
 import signal
 import sqlite3
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from protocol import Error, ErrorCode, Phase, Start, State
-from tests.reliability.processes import CALC_SERVER, ServerProcess
+from tests.processes import ServerProcess, refused
 from tests.server.history_client import ask, history, run_until, welcome_of
 from tests.wsclient import RawClient
 
@@ -165,24 +164,13 @@ async def test_a_file_that_is_not_a_calc_history_is_refused_and_left_as_it_was(
     assert callable(make)
     make(path)
     before = path.read_bytes()
-    proc = await asyncio.create_subprocess_exec(
-        CALC_SERVER,
-        "--no-auth",
-        "--port",
-        "0",
-        "--history",
-        str(path),
-        stdin=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(30):
-        _, err = await proc.communicate()
-    assert proc.returncode == 1
-    errors = [line for line in err.decode().splitlines() if " ERROR " in line]
+    ended = await refused("--no-auth", "--history", str(path))
+    assert ended.code == 1
+    errors = [line for line in ended.log_lines if " ERROR " in line]
     assert len(errors) == 1
     assert str(path) in errors[0]
     assert "--history none" in errors[0]
-    assert "listening" not in err.decode()
+    assert "listening" not in ended.stderr
     assert path.read_bytes() == before
     assert files_in(tmp_path) == ["history.sqlite3"]  # no journal or WAL was made beside it
 

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import time
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from protocol import Output, Phase, Start, State
 from tests.jobs.recorder import group_gone
 from tests.jobs.test_server_killed import BOUND_SECONDS, dead
-from tests.reliability.processes import CALC_SERVER, ServerProcess
+from tests.processes import ServerProcess, refused
 from tests.wsclient import RawClient
 
 # Ignores SIGTERM, like its background grandchild; prints the grandchild's pid, then "ready".
@@ -32,26 +31,19 @@ async def running_job(server: ServerProcess) -> tuple[RawClient, int]:
     return client, int(first.lines[0].text)
 
 
-def test_a_missing_executable_is_refused_with_one_line_and_exit_64() -> None:
-    result = subprocess.run(
-        [CALC_SERVER, "--no-auth", "--port", "0", "--job", "no-such-program-here --flag"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert result.returncode == 64
+async def test_a_missing_executable_is_refused_with_one_line_and_exit_64() -> None:
+    result = await refused("--no-auth", "--job", "no-such-program-here --flag")
+    assert result.code == 64
     assert result.stderr.count("\n") == 1
     assert "job executable not found in PATH: no-such-program-here" in result.stderr
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_job_in_cluster_mode_is_refused_with_one_line_and_exit_64(workers: str) -> None:
+async def test_a_job_in_cluster_mode_is_refused_with_one_line_and_exit_64(workers: str) -> None:
     # refused before anything is opened: the Redis URL is never reached
-    command = [CALC_SERVER, "--token", "t" * 32, "--port", "0", "--job", "true"]
-    command += ["--redis", "redis://127.0.0.1:1/0", "--workers", workers]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
-    assert result.returncode == 64
+    args = ["--token", "t" * 32, "--job", "true", "--redis", "redis://127.0.0.1:1/0"]
+    result = await refused(*args, "--workers", workers)
+    assert result.code == 64
     assert result.stderr.count("\n") == 1
     assert "--job is not supported in cluster mode (--redis)" in result.stderr
 

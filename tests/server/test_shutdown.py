@@ -5,19 +5,16 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from aiohttp import WSCloseCode
 
-from calc_local.tokenfile import read_token, token_path
+from calc_local.tokenfile import token_path
 from protocol import Error, Phase, Start, State, Welcome
 from tests.looplag import LoopLag
+from tests.processes import Auth, ServerProcess
 from tests.wsclient import RawClient
-
-CALC_SERVER = str(Path(sys.executable).with_name("calc-server"))
 
 SHUTDOWN_PROMISE = 2.0
 """Seconds from SIGTERM or SIGINT to the exit, as the README says."""
@@ -26,47 +23,11 @@ SHUTDOWN_STEPS = 20
 the cancel and its broadcast, a close handshake per client, the runner's clean-up, exit."""
 
 
-class ServerProcess:
-    """``calc-server`` as a subprocess on a free port, with its log lines collected."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, url: str) -> None:
-        self.proc = proc
-        self.url = url
-        self.port = int(url.rsplit(":", 1)[1].split("/")[0])
-        token = read_token(self.port)
-        assert token, "calc-server wrote no token file"
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    @classmethod
-    async def start(cls, *args: str) -> ServerProcess:
-        proc = await asyncio.create_subprocess_exec(
-            CALC_SERVER,
-            "--port",
-            "0",
-            *args,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        assert proc.stderr is not None
-        async with asyncio.timeout(60):  # a busy machine starts Python slowly
-            while True:
-                line = (await proc.stderr.readline()).decode()
-                if not line:
-                    raise RuntimeError("calc-server exited before listening")
-                if found := re.search(r"listening on (ws://\S+)", line):
-                    return cls(proc, found.group(1))
-
-    async def log(self) -> str:
-        assert self.proc.stderr is not None
-        return (await self.proc.stderr.read()).decode()
-
-
 @pytest.fixture
 async def process() -> AsyncIterator[ServerProcess]:
-    server = await ServerProcess.start("--stage-seconds", "5")
+    server = await ServerProcess.start("--stage-seconds", "5", auth=Auth.SERVER_DEFAULT)
     yield server
-    if server.proc.returncode is None:
-        server.proc.kill()
-        await server.proc.wait()
+    await server.stop()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
@@ -93,7 +54,8 @@ async def test_signal_cancels_running_calculation_then_closes_1001_and_exits_0(
         # the promise is 2 s; on a busy machine the server process waits for the CPU as
         # often as this one does, at each of the steps of its shutdown
         assert took < SHUTDOWN_PROMISE + lag.allowance(stalls=SHUTDOWN_STEPS), (took, lag.worst)
-        log = await process.log()
+        await process.wait()
+        log = process.log_text
         assert "shutting down" in log
         assert "Traceback" not in log
         assert not token_path(process.port).exists()  # removed, as on every graceful exit
@@ -115,10 +77,8 @@ async def test_log_has_one_line_per_event_and_never_a_huge_body(process: ServerP
         assert (await client.expect(Error, since=sent)).code == "bad_message"
     finally:
         await client.close()
-    process.proc.send_signal(signal.SIGTERM)
-    async with asyncio.timeout(10):
-        await process.proc.wait()
-    log = await process.log()
+    await process.shut_down(timeout=10)
+    log = process.log_text
     assert re.search(r"connect c\d+ from 127\.0\.0\.1:\d+, 1 connected", log)
     assert "logcheck (c" in log
     assert "state STARTING" in log

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import aiohttp
 
 from protocol import Cancel, Phase, Start, State, Welcome
-from tests.reliability.processes import ServerProcess
+from tests.processes import ServerProcess
 from tests.reliability.swarm import (
     Watcher,
     close_all,

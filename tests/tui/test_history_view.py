@@ -19,7 +19,7 @@ from calc_tui.messages import ConnectionReported
 from calc_tui.widgets.event_log import EventLog
 from calc_tui.widgets.history_view import HistoryView, RunDetails
 from protocol import History, OutputLine, Phase, Run, Welcome
-from tests.reliability.processes import ServerProcess
+from tests.processes import ServerProcess
 from tests.tui.helpers import fed_app, is_connected, live_app, received, state, wait_for
 
 SnapCompare = Callable[..., bool]

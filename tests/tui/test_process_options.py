@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -11,9 +10,8 @@ import pytest
 
 from calc_server.runner import RunningServer
 from protocol import PROTOCOL_VERSION, Hello, Phase, Presence, State
-from tests.client.calc_process import clean_env
 from tests.conftest import ServerFactory
-from tests.tui.test_serve_process import CALC_TUI, TerminalApp
+from tests.processes import CALC_TUI, TerminalApp, clean_env, run_to_exit
 from tests.wsclient import RawClient
 
 
@@ -23,10 +21,7 @@ async def terminals() -> AsyncIterator[list[TerminalApp]]:
     started: list[TerminalApp] = []
     yield started
     for app in started:
-        if app.proc.returncode is None:
-            app.proc.kill()
-            await app.proc.wait()
-        app.close()
+        await app.stop()
 
 
 async def launch(
@@ -36,17 +31,9 @@ async def launch(
 
     The environment is clean plus ``env``.
     """
-    master, slave = os.openpty()
-    proc = await asyncio.create_subprocess_exec(
-        CALC_TUI,
-        *(args or (server.url,)),
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=clean_env(TERM="xterm-256color", **env),
+    app = await TerminalApp.start(
+        *(args or (server.url,)), port=server.port, env=clean_env(TERM="xterm-256color", **env)
     )
-    os.close(slave)
-    app = TerminalApp(proc, master, server.port)
     terminals.append(app)
     return app
 
@@ -101,15 +88,6 @@ async def test_an_http_url_is_taken_as_its_websocket(
 
 
 async def test_another_scheme_is_refused_with_the_ones_it_takes() -> None:
-    process = await asyncio.create_subprocess_exec(
-        CALC_TUI,
-        "ftp://127.0.0.1/ws",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=clean_env(),
-    )
-    async with asyncio.timeout(30):
-        _, err = await process.communicate()
-    assert process.returncode == 2
-    assert "must be a ws://, wss://, http:// or https:// URL" in err.decode()
+    ended = await run_to_exit(CALC_TUI, "ftp://127.0.0.1/ws", env=clean_env(), timeout=30)
+    assert ended.code == 2
+    assert "must be a ws://, wss://, http:// or https:// URL" in ended.stderr

@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import socket
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,75 +14,19 @@ from aiohttp import WSCloseCode
 
 from calc_local.tokenfile import read_token, token_path
 from protocol import Phase, Start, State
+from tests.processes import TerminalApp, free_port
 from tests.wsclient import RawClient
-
-CALC_TUI = str(Path(sys.executable).with_name("calc-tui"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class TerminalApp:
-    """``calc-tui --serve`` attached to a pseudo-terminal whose output is drained."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, master: int, port: int) -> None:
-        self.proc = proc
-        self.master = master
-        self.port = port
-        self.output = bytearray()
-        self._more = asyncio.Event()
-        asyncio.get_running_loop().add_reader(master, self._drain)
-
-    def _drain(self) -> None:
-        try:
-            self.output += os.read(self.master, 65536)
-        except OSError:
-            asyncio.get_running_loop().remove_reader(self.master)
-        self._more.set()
-
-    async def shows(self, text: bytes, timeout: float = 10.0) -> None:
-        """Wait until the terminal output contains ``text``."""
-        async with asyncio.timeout(timeout):
-            while text not in self.output:
-                self._more.clear()
-                await self._more.wait()
-
-    def close(self) -> None:
-        """Close the terminal's master side, as a closed window or a dropped SSH link does."""
-        if self.master >= 0:
-            asyncio.get_running_loop().remove_reader(self.master)
-            os.close(self.master)
-            self.master = -1
 
 
 @pytest.fixture
 async def serving(tmp_path: Path) -> AsyncIterator[TerminalApp]:
-    master, slave = os.openpty()
     port = free_port()
     env = {**os.environ, "CALC_TOKEN_DIR": str(tmp_path), "TERM": "xterm-256color"}
     env["CALC_TOKEN"] = "token-from-the-environment"  # --serve must still reach its own server
-    proc = await asyncio.create_subprocess_exec(
-        CALC_TUI,
-        "--serve",
-        "--port",
-        str(port),
-        "--stage-seconds",
-        "5",
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-    )
-    os.close(slave)
-    app = TerminalApp(proc, master, port)
+    args = ("--serve", "--port", str(port), "--stage-seconds", "5")
+    app = await TerminalApp.start(*args, port=port, env=env)
     yield app
-    if proc.returncode is None:
-        proc.kill()
-        await proc.wait()
-    app.close()
+    await app.stop()
 
 
 async def connect_when_up(serving: TerminalApp, token: str) -> RawClient:
