@@ -144,7 +144,11 @@ class RefusalLog:
 
     def flush(self) -> None:
         """Write the summary line for what was counted since the last one."""
-        self._flush = None
+        if self._flush is not None:
+            # a refusal that came when the timer was due but had not run yet flushes first:
+            # the timer must not write a second line right after it
+            self._flush.cancel()
+            self._flush = None
         total = sum(self._by_status.values())
         if not total:
             return
@@ -166,6 +170,4 @@ class RefusalLog:
 
     def stop(self) -> None:
         """Write what is pending and stop the timer (at shutdown)."""
-        if self._flush is not None:
-            self._flush.cancel()
         self.flush()
