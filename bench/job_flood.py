@@ -122,6 +122,8 @@ class JobRun:
     incomplete: int = 0
     cpu_percent: float = 0.0
     """Server CPU (of one core) while the job ran and the changes were made."""
+    loadgen_cpu_percent: float = 0.0
+    """The load generator's CPU (of one core) meanwhile: reading output costs the clients too."""
     rss_kib: int = 0
     """Server RSS once the run had ended."""
     connected_kib: int = 0
@@ -166,7 +168,7 @@ def run_job(kind: str, clients: int, broadcasts: int, log_dir: Path) -> JobRun:
         result.connected_kib = rss_kib(server.pid)
         server.ask("START")
         time.sleep(WARM_SECONDS)
-        cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
+        cpu0, gen_cpu0, t0 = cpu_seconds(server.pid), cpu_seconds(gen.pid), time.monotonic()
         for _ in range(broadcasts):
             _, seq, sent, returned = server.ask("BCAST")
             _, _, count, first, last = gen.ask(
@@ -178,7 +180,9 @@ def run_job(kind: str, clients: int, broadcasts: int, log_dir: Path) -> JobRun:
             result.first_ms.append((int(first) - int(sent)) / 1e6)
             result.send_ms.append((int(returned) - int(sent)) / 1e6)
             time.sleep(PAUSE_SECONDS)
-        result.cpu_percent = 100 * (cpu_seconds(server.pid) - cpu0) / (time.monotonic() - t0)
+        elapsed = time.monotonic() - t0
+        result.cpu_percent = 100 * (cpu_seconds(server.pid) - cpu0) / elapsed
+        result.loadgen_cpu_percent = 100 * (cpu_seconds(gen.pid) - gen_cpu0) / elapsed
         server.ask("STOP", timeout=30)
         time.sleep(1.0)
         result.rss_kib = rss_kib(server.pid)
@@ -216,7 +220,8 @@ def measure_job_flood(
                 f"  {run.kind:<5} #{number} last-client p50 {run.last(50):7.2f} ms"
                 f"  p99 {run.last(99):7.2f} ms  first p50 {percentile(run.first_ms, 50):6.2f} ms"
                 f"  send p50 {percentile(run.send_ms, 50):6.2f} ms  incomplete {run.incomplete}"
-                f"  server CPU {run.cpu_percent:5.1f}%  RSS {run.connected_kib / 1024:6.1f} ->"
+                f"  server CPU {run.cpu_percent:5.1f}% (clients {run.loadgen_cpu_percent:5.1f}%)"
+                f"  RSS {run.connected_kib / 1024:6.1f} ->"
                 f" {run.rss_kib / 1024:6.1f} MiB after the run  output batches"
                 f" {run.output_batches:,} (skipped for a peer {run.output_skipped:,})"
             )
