@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from calc_server.history.recorder import Recorder
 from calc_server.history.records import DEFAULT_KEEP, HistoryPage, RunOutcome, RunRecord
-from calc_server.history.schema import SELECT_RUNS, row_to_record
+from calc_server.history.schema import SELECT_RUNS, SELECT_RUNS_WITHOUT_TAILS, row_to_record
 from calc_server.history.store import HistoryUnavailable
 from calc_server.history.writer import DEFAULT_BACKOFF, STOP, Backoff, Write, Writer
 
@@ -92,19 +92,25 @@ class SqliteHistory(Recorder):
         self._seq += 1
         self._writer.queue.put(Write(self._seq, record))
 
-    async def page(self, limit: int, before: str | None = None) -> HistoryPage:
-        """Up to ``limit`` runs newest first, older than run ``before`` when given."""
+    async def page(
+        self, limit: int, before: str | None = None, *, tails: bool = True
+    ) -> HistoryPage:
+        """Up to ``limit`` runs newest first, older than run ``before`` when given; without
+        ``tails``, without their output tails (the query then never reads or decodes them).
+
+        Both queries walk the primary key backwards from the newest run or from ``before``'s
+        (found through the unique index on ``calculation_id``): no sort, no scan.
+        """
         if limit < 1:
             raise ValueError("limit must be at least 1")
+        select = SELECT_RUNS if tails else SELECT_RUNS_WITHOUT_TAILS
 
         def query(conn: sqlite3.Connection) -> HistoryPage:
             if before is None:
-                rows = conn.execute(
-                    f"{SELECT_RUNS} ORDER BY seq DESC LIMIT ?", (limit + 1,)
-                ).fetchall()
+                rows = conn.execute(f"{select} ORDER BY seq DESC LIMIT ?", (limit + 1,)).fetchall()
             else:
                 rows = conn.execute(
-                    f"{SELECT_RUNS} WHERE seq < (SELECT seq FROM runs WHERE calculation_id = ?)"
+                    f"{select} WHERE seq < (SELECT seq FROM runs WHERE calculation_id = ?)"
                     " ORDER BY seq DESC LIMIT ?",
                     (before, limit + 1),
                 ).fetchall()
