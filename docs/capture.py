@@ -108,6 +108,11 @@ class Client:
         self.capture.note(self.name, "->", text)
         await self._ws.send_str(text)
 
+    async def ask(self, message: dict[str, object]) -> dict[str, object]:
+        """Send a request and wait for the ``ack`` (or answer) with its ``request_id``."""
+        await self.send(message)
+        return await self.expect(lambda m: m.get("request_id") == message["request_id"])
+
     async def expect(self, where: Callable[[dict[str, object]], bool]) -> dict[str, object]:
         """Wait for a received message matching ``where`` (any received so far counts)."""
         async with asyncio.timeout(30), self._arrived:
@@ -128,6 +133,14 @@ class Client:
             await self._session.close()
 
 
+async def watching(name: str, capture: Capture, url: str) -> Client:
+    """Client ``name``, connected and holding its first state."""
+    client = Client(name, capture)
+    await client.connect(url)
+    await client.expect(kind("state"))
+    return client
+
+
 def state(phase: str, **fields: object) -> Callable[[dict[str, object]], bool]:
     """A matcher for a state message in ``phase`` (and with ``fields``)."""
     return lambda m: (
@@ -144,9 +157,8 @@ def kind(name: str, **fields: object) -> Callable[[dict[str, object]], bool]:
 
 async def full_run(server: RunningServer, capture: Capture) -> None:
     """B watches; A connects, names itself, runs to SUCCESS, repeats its start, leaves."""
-    a, b = Client("A", capture), Client("B", capture)
-    await b.connect(server.url)
-    await b.expect(kind("state"))
+    b = await watching("B", capture, server.url)
+    a = Client("A", capture)
     await a.connect(server.url)
     await a.send({"type": "hello", "protocol": 1, "client": "alice"})
     await a.expect(kind("presence", clients=2))
@@ -162,36 +174,27 @@ async def full_run(server: RunningServer, capture: Capture) -> None:
 
 async def canceled_run(server: RunningServer, capture: Capture) -> None:
     """A starts, syncs mid-stage, cancels a wrong id, cancels, cancels again."""
-    a = Client("A", capture)
-    await a.connect(server.url)
-    await a.expect(kind("state"))
+    a = await watching("A", capture, server.url)
     await a.send({"type": "start", "request_id": "s1"})
     running = await a.expect(state("IN_PROGRESS"))
     await asyncio.sleep(0.2)
-    await a.send({"type": "sync", "request_id": "y1"})
-    await a.expect(kind("ack", request_id="y1"))
-    await a.send({"type": "cancel", "request_id": "c0", "calculation_id": "not-this-one"})
-    await a.expect(kind("ack", request_id="c0"))
+    await a.ask({"type": "sync", "request_id": "y1"})
+    await a.ask({"type": "cancel", "request_id": "c0", "calculation_id": "not-this-one"})
     cid = running["calculation_id"]
-    await a.send({"type": "cancel", "request_id": "c1", "calculation_id": cid})
-    await a.expect(kind("ack", request_id="c1"))
-    await a.send({"type": "cancel", "request_id": "c2"})
-    await a.expect(kind("ack", request_id="c2"))
+    await a.ask({"type": "cancel", "request_id": "c1", "calculation_id": cid})
+    await a.ask({"type": "cancel", "request_id": "c2"})
     await a.close()
 
 
 async def rejected_start(server: RunningServer, capture: Capture) -> None:
     """A starts; B, a moment later, is refused; the run goes on for both."""
-    a, b = Client("A", capture), Client("B", capture)
-    await a.connect(server.url)
-    await a.expect(kind("state"))
+    a = await watching("A", capture, server.url)
+    b = Client("B", capture)
     await b.connect(server.url)
     await b.send({"type": "hello", "protocol": 1, "client": "bob"})
     await b.expect(kind("presence", clients=2))
-    await a.send({"type": "start", "request_id": "a1"})
-    await a.expect(kind("ack", request_id="a1"))
-    await b.send({"type": "start", "request_id": "b1"})
-    await b.expect(kind("ack", request_id="b1"))
+    await a.ask({"type": "start", "request_id": "a1"})
+    await b.ask({"type": "start", "request_id": "b1"})
     await asyncio.gather(a.expect(state("SUCCESS")), b.expect(state("SUCCESS")))
     await a.close()
     await b.close()
@@ -199,11 +202,8 @@ async def rejected_start(server: RunningServer, capture: Capture) -> None:
 
 async def shutdown_during_a_run(server: RunningServer, capture: Capture) -> None:
     """A starts a run; the server stops (what SIGINT or SIGTERM does) a second later."""
-    a = Client("A", capture)
-    await a.connect(server.url)
-    await a.expect(kind("state"))
-    await a.send({"type": "start", "request_id": "s1"})
-    await a.expect(kind("ack", request_id="s1"))
+    a = await watching("A", capture, server.url)
+    await a.ask({"type": "start", "request_id": "s1"})
     await asyncio.sleep(1.0)
     await server.stop()
     await a.close()
@@ -211,11 +211,8 @@ async def shutdown_during_a_run(server: RunningServer, capture: Capture) -> None
 
 async def failing_job(server: RunningServer, capture: Capture) -> None:
     """A (alice) starts a job that fails; B asks for logs before any line is printed."""
-    a, b = Client("A", capture), Client("B", capture)
-    await a.connect(server.url)
-    await a.expect(kind("state"))
-    await b.connect(server.url)
-    await b.expect(kind("state"))
+    a = await watching("A", capture, server.url)
+    b = await watching("B", capture, server.url)
     await a.send({"type": "hello", "protocol": 1, "client": "alice"})
     await a.expect(kind("presence", clients=2))
     await a.send({"type": "start", "request_id": "r1"})
@@ -237,15 +234,11 @@ async def failing_job(server: RunningServer, capture: Capture) -> None:
 
 async def canceled_job(server: RunningServer, capture: Capture) -> None:
     """A job that ignores SIGTERM is canceled: canceling for the grace, then CANCELED."""
-    a = Client("A", capture)
-    await a.connect(server.url)
-    await a.expect(kind("state"))
+    a = await watching("A", capture, server.url)
     await a.send({"type": "start", "request_id": "s1"})
     await a.expect(kind("output"))
-    await a.send({"type": "cancel", "request_id": "c1"})
-    await a.expect(kind("ack", request_id="c1"))
-    await a.send({"type": "start", "request_id": "s2"})
-    await a.expect(kind("ack", request_id="s2"))
+    await a.ask({"type": "cancel", "request_id": "c1"})
+    await a.ask({"type": "start", "request_id": "s2"})
     await a.expect(state("CANCELED"))
     await a.close()
 
