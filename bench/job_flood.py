@@ -4,12 +4,14 @@
 ``python -m bench``).
 
 Our server runs a real job (``--job``) twice: ``yes`` (a flood: 2,000 lines a second are kept
-and batched to every client 10 times a second, the rest counted) and a quiet job (one line a
-second). In each run N load-generator clients connect, the job starts, and B state changes are
-made one at a time as a job report would make them (through the run's own sink), each timed as
+and batched to every client, 10 times a second or, with many clients, within the output budget
+of ``calc_server.output_feed``; the rest counted) and a quiet job (one line a second). In each
+run N load-generator clients connect, the job starts, and B state changes are made one at a
+time as a job report would make them (through the run's own sink), each timed as
 ``bench/fanout.py`` does: ``t0`` before the change, then the last client's receipt on the same
 clock. Reported: the last-client latency p50/p99 of both runs and their p99 ratio (the target is
-at most 1.2), the server's CPU use while the job runs, and its RSS once the run has ended.
+at most 1.2), the server's and the load generator's CPU use while the job runs, and the
+server's RSS once the run has ended.
 
 The same module is the server process: ``python -m bench.job_flood serve flood|quiet``.
 """
