@@ -48,11 +48,11 @@ async def measure(runs: int, queries: int, tail_lines: int) -> None:
         newest, deep, gets = [], [], []
         for q in range(queries):
             t0 = time.perf_counter()
-            await store.page(20)
+            await store.page(20, tails=False)  # as a history request asks
             newest.append(time.perf_counter() - t0)
             before = f"{(q * 7919) % runs:012x}"
             t0 = time.perf_counter()
-            await store.page(20, before=before)
+            await store.page(20, before=before, tails=False)
             deep.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             await store.get(before)

@@ -40,7 +40,7 @@ async def answer(query: HistoryQuery, store: HistoryStore) -> bytes:
             runs = [] if record is None else [run_message(record, with_tail=True)]
             more = False
         else:
-            page = await store.page(query.limit, query.before)
+            page = await store.page(query.limit, query.before, tails=False)
             runs = [run_message(record, with_tail=False) for record in page.runs]
             more = page.more
     except HistoryUnavailable:

@@ -222,24 +222,46 @@ class Hub:
         self._notice_frame = frame if lasting else b""
         self.broadcast(frame)
 
-    def broadcast_output(self, payload: bytes, part: int = 0, parts: int = 1) -> None:
-        """Fan a pre-encoded ``output`` message out to the peers with room to spare.
+    @property
+    def writable(self) -> int:
+        """How many peers a broadcast writes to now (not behind, not closing)."""
+        return len(self._targets)
 
-        Only the peers in share ``part`` of ``parts`` (always the same share for a peer), so a
-        caller can spread one message over time. Output never marks a peer behind: a peer with
-        more than half the limit unsent, or already behind, skips the message (it sees a gap in
-        the offsets and may ask ``logs``), so an output flood can never hold back the states.
+    def broadcast_output(self, frame: bytes, part: int = 0, parts: int = 1) -> None:
+        """Write a pre-built ``output`` frame (``text_frame``) to the peers with nothing unsent.
+
+        Only the peers in slots ``part``, ``part + parts``, ... of the broadcast list, so a
+        caller can spread one message over time (a peer that moves slot when another leaves
+        may miss one message or get it twice; clients keep lines by offset). Output is lossy
+        and a state must never wait behind it: a peer whose transport still holds bytes, or
+        whose socket takes nothing now, skips the message (it sees a gap in the offsets and
+        may ask ``logs``), so at most the rest of one output frame ever sits in front of the
+        next state, and output never marks a peer behind.
         """
-        frame = text_frame(payload)
-        room = self._limit // 2
-        for peer in self._peers.values():
-            if parts > 1 and hash(peer) % parts != part:
-                continue
-            transport = peer.transport
-            if peer.behind_since is not None or transport.get_write_buffer_size() > room:
-                self.metrics.output_skipped += 1
-            elif not (peer.ws.closed or transport.is_closing()):
+        size = len(frame)
+        write = os.write
+        skipped = len(self._behind) if part == 0 else 0
+        targets = self._targets
+        transports = targets.transports[part::parts]
+        fds = targets.fds[part::parts]
+        for transport, fd in zip(transports, fds, strict=True):
+            if transport.is_closing():
+                continue  # its fd may already be closed, and its number reused
+            if transport.get_write_buffer_size():
+                skipped += 1
+            elif fd < 0:
                 transport.write(frame)
+            else:
+                try:
+                    sent = write(fd, frame)
+                except BlockingIOError:  # the socket is full: this message is skipped
+                    skipped += 1
+                except OSError:  # broken: the transport finds out and closes as it always does
+                    transport.write(frame)
+                else:
+                    if sent != size:
+                        transport.write(frame[sent:])
+        self.metrics.output_skipped += skipped
 
     def presence_changed(self) -> None:
         """Schedule one presence broadcast; connects and leaves close together share it."""

@@ -30,7 +30,7 @@ class Metrics:
     output_batches: int = 0
     """``output`` batches of a job's lines broadcast (each encoded once)."""
     output_skipped: int = 0
-    """Times an output batch skipped a peer without room for it (it sees a gap)."""
+    """Times an output batch skipped a peer with bytes still unsent, or behind (it sees a gap)."""
 
     @property
     def encodes(self) -> int:

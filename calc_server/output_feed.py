@@ -1,13 +1,21 @@
 """A job's output on its way to the clients: kept in the ring, fanned out in paced batches.
 
 Lines arrive as the job prints them; they are numbered and kept at once (``OutputRing``) and
-broadcast at most ``BATCH_INTERVAL`` apart, each batch encoded once. A state change never
+broadcast in batches, each encoded once, at most ``BATCH_INTERVAL`` apart. A state change never
 waits for output: the service broadcasts states directly, and the hub writes output only to
-peers with room to spare (``Hub.broadcast_output``), so a slow client sees a gap in the
-offsets instead of holding anything up. A batch goes out to one tenth of the peers at a time,
-``BATCH_INTERVAL / SHARES`` apart: at no moment do all the clients have a batch to read in
-front of the next state. Each peer still gets every batch in order, and at the run's end all
-of them before its final state.
+peers with nothing unsent (``Hub.broadcast_output``), so a slow client sees a gap in the
+offsets instead of holding anything up.
+
+The fan-out of output has a budget of its own, whatever the number of clients: at most
+``WRITES_PER_SECOND`` frame writes and about ``BYTES_PER_SECOND`` bytes a second. With many
+clients the batches come less often (each holding more lines, so a reading client still gets
+every line) and, past the byte budget, a batch keeps only its newest lines (the older ones are
+a gap, which ``logs`` can fetch while they are kept). So a flood costs the server, and the
+clients' network, a bounded share however many are watching, and the states keep their pace.
+
+A batch goes out to one tenth of the peers at a time, spread over the batch interval: at no
+moment do all the clients have a batch to read in front of the next state. At the run's end
+every batch still on its way goes out to all at once, before the final state.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from calc_server.frames import text_frame
 from calc_server.hub import Hub
 from calc_server.jobs import OutputLine, OutputRing, Page
 from calc_server.jobs.buffer import KEPT_LINES
@@ -24,13 +33,50 @@ from protocol import Logs, Output, encode
 from protocol import OutputLine as WireLine
 
 BATCH_INTERVAL = 0.1
-"""Seconds between output batches: at most 10 ``output`` messages a second to every client."""
+"""Least seconds between output batches: at most 10 ``output`` messages a second to a client."""
+
+WRITES_PER_SECOND = 2_000
+"""Output frames written to peers per second, all peers together: beyond 200 clients the
+batches come less often than every ``BATCH_INTERVAL``."""
+
+BYTES_PER_SECOND = 8 * 1024 * 1024
+"""About how many bytes of output the server writes per second, all peers together."""
+
+MIN_BATCH_BYTES = 8 * 1024
+"""A batch may always be this big, however many peers share the byte budget."""
+
+LINE_OVERHEAD = 32
+"""Bytes a line adds to an ``output`` message beyond its text (its stream, quotes, commas)."""
 
 SHARES = 10
-"""A batch is written to the peers in this many shares, one every ``BATCH_INTERVAL / SHARES``."""
+"""A batch is written to the peers in this many shares, spread over its interval."""
 
 MAX_FRAME_BYTES = 256 * 1024
 """An ``output`` frame stays below this (clients accept 1 MiB); a bigger batch is split."""
+
+
+def batch_interval(peers: int) -> float:
+    """Seconds between batches for ``peers`` peers: ``BATCH_INTERVAL``, or longer so that
+    the writes stay within ``WRITES_PER_SECOND``."""
+    return max(BATCH_INTERVAL, peers / WRITES_PER_SECOND)
+
+
+def batch_bytes(peers: int, interval: float) -> int:
+    """The byte budget of one batch (to each of ``peers`` peers, one every ``interval``)."""
+    return max(MIN_BATCH_BYTES, int(BYTES_PER_SECOND * interval / max(peers, 1)))
+
+
+def newest_within(lines: list[OutputLine], budget: int) -> int:
+    """How many of the oldest ``lines`` to leave out so the rest take about ``budget`` bytes.
+
+    The newest line always stays, whatever its size.
+    """
+    total = 0
+    for index in range(len(lines) - 1, -1, -1):
+        total += len(lines[index].text) + LINE_OVERHEAD
+        if total > budget:
+            return index + 1 if index < len(lines) - 1 else index
+    return 0
 
 
 def _message(page: Page, request_id: str | None = None) -> bytes:
@@ -73,6 +119,7 @@ class _OnItsWay:
     """One output frame being written to the peers, share by share."""
 
     frame: bytes
+    """The whole WebSocket frame, built once for every peer."""
     share: int = 0
     """The next share of the peers to write it to (``SHARES``: done)."""
 
@@ -87,6 +134,8 @@ class OutputFeed:
         self._pending_offset = 0
         self._timer: asyncio.TimerHandle | None = None
         self._flushed_at = float("-inf")
+        self._interval = BATCH_INTERVAL
+        """Seconds from the last batch to the next (``batch_interval`` at the last flush)."""
         self._fanning: deque[_OnItsWay] = deque()
         """Frames on their way out: each with the next share of the peers to write it to."""
         self._share_timer: asyncio.TimerHandle | None = None
@@ -109,7 +158,7 @@ class OutputFeed:
             del self._pending[:-KEPT_LINES]
         if self._timer is None:
             loop = asyncio.get_running_loop()
-            due = max(self._flushed_at + BATCH_INTERVAL, loop.time())
+            due = max(self._flushed_at + self._interval, loop.time())
             self._timer = loop.call_at(due, self.flush)
 
     def flush(self, *, at_once: bool = False) -> None:
@@ -122,12 +171,16 @@ class OutputFeed:
             if at_once:
                 self._write_shares(everything=True)
             return
-        page = Page(self.ring.current.calculation_id, self._pending_offset, tuple(self._pending))
+        peers = self._hub.writable
+        self._interval = batch_interval(peers)
+        older = newest_within(self._pending, batch_bytes(peers, self._interval))
+        lines = tuple(self._pending[older:])
+        page = Page(self.ring.current.calculation_id, self._pending_offset + older, lines)
         self._pending = []
         self._flushed_at = asyncio.get_running_loop().time()
-        for frame in frames(page):
+        for payload in frames(page):
             self._hub.metrics.output_batches += 1
-            self._fanning.append(_OnItsWay(frame))
+            self._fanning.append(_OnItsWay(text_frame(payload)))
         if at_once or self._share_timer is None:  # else the next share's timer takes it
             self._write_shares(everything=at_once)
 
@@ -145,7 +198,7 @@ class OutputFeed:
             self._fanning.popleft()
         if self._fanning and self._share_timer is None:
             loop = asyncio.get_running_loop()
-            self._share_timer = loop.call_later(BATCH_INTERVAL / SHARES, self._write_shares)
+            self._share_timer = loop.call_later(self._interval / SHARES, self._write_shares)
 
     def tail(self) -> list[bytes]:
         """The current run's last lines for a client that just connected (none: nothing)."""

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
-
 from calc_server.history import (
     HistoryStore,
     HistoryUnavailable,
@@ -85,10 +83,10 @@ class RunHistory:
         store = await SqliteHistory.open(path, keep=keep)
         try:
             await store.mark_interrupted()
-            newest = (await store.page(1)).runs
+            newest = (await store.page(1, tails=False)).runs
         except HistoryUnavailable:
             newest = []  # the writer said why, once; it closes those runs when it can
-        last = msgspec.structs.replace(newest[0], output_tail=()) if newest else None
+        last = newest[0] if newest else None
         return cls(store, last_run=last)
 
     def observe(self, state: State, job: JobDetails | None = None) -> None:

@@ -6,6 +6,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+import msgspec
+
 from calc_server.history.recorder import Recorder
 from calc_server.history.records import DEFAULT_KEEP, HistoryPage, RunRecord
 
@@ -31,8 +33,11 @@ class MemoryHistory(Recorder):
         while len(self._runs) > self._keep:
             self._runs.popitem(last=False)
 
-    async def page(self, limit: int, before: str | None = None) -> HistoryPage:
-        """Up to ``limit`` runs newest first, older than run ``before`` when given."""
+    async def page(
+        self, limit: int, before: str | None = None, *, tails: bool = True
+    ) -> HistoryPage:
+        """Up to ``limit`` runs newest first, older than run ``before`` when given; without
+        ``tails``, without their output tails."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
         newest_first = reversed(self._runs.values())
@@ -46,7 +51,7 @@ class MemoryHistory(Recorder):
         for record in newest_first:
             if len(runs) == limit:
                 return HistoryPage(runs, True)
-            runs.append(record)
+            runs.append(record if tails else msgspec.structs.replace(record, output_tail=()))
         return HistoryPage(runs, False)
 
     async def get(self, calculation_id: str) -> RunRecord | None:

@@ -86,6 +86,9 @@ _COLUMNS = (
 SELECT_RUNS = f"SELECT {_COLUMNS} FROM runs"
 """The start of every query that reads whole runs (``row_to_record`` decodes the rows)."""
 
+SELECT_RUNS_WITHOUT_TAILS = f"SELECT {_COLUMNS.removesuffix(', output_tail')} FROM runs"
+"""The same without the output tails: decoding 50 lines a run is most of a page's cost."""
+
 UPSERT_RUN = f"""INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (calculation_id) DO UPDATE SET
         started_by = excluded.started_by, started_at = excluded.started_at,
@@ -187,8 +190,10 @@ def record_to_row(record: RunRecord) -> tuple[Any, ...]:
 
 
 def row_to_record(row: tuple[Any, ...]) -> RunRecord:
-    """A ``RunRecord`` from a ``SELECT_RUNS`` row."""
-    (cid, by, started, ended, outcome, ended_by, stages, command, code, message, tail) = row
+    """A ``RunRecord`` from a ``SELECT_RUNS`` row, or one without its tail from a
+    ``SELECT_RUNS_WITHOUT_TAILS`` row."""
+    (cid, by, started, ended, outcome, ended_by, stages, command, code, message) = row[:10]
+    tail = _tail_decoder.decode(row[10]) if len(row) > 10 else ()
     return RunRecord(
         calculation_id=cid,
         started_by=by,
@@ -200,5 +205,5 @@ def row_to_record(row: tuple[Any, ...]) -> RunRecord:
         command=command,
         exit_code=code,
         last_message=message,
-        output_tail=_tail_decoder.decode(tail),
+        output_tail=tail,
     )

@@ -1,7 +1,9 @@
 """History in one SQLite file (stdlib ``sqlite3``, WAL): survives restarts.
 
-Writes go through one ``Writer`` thread and never make the caller wait; reads run on one
-reader thread with their own connection, after the writes issued before them have landed.
+Writes go through one ``Writer`` thread and never make the caller wait: the records of one
+loop callback are handed to it once the callback is over, so the writer does its work while
+the loop waits for I/O rather than in the middle of a fan-out. Reads run on one reader thread
+with their own connection, after the writes issued before them have landed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TypeVar
 
 from calc_server.history.recorder import Recorder
 from calc_server.history.records import DEFAULT_KEEP, HistoryPage, RunOutcome, RunRecord
-from calc_server.history.schema import SELECT_RUNS, row_to_record
+from calc_server.history.schema import SELECT_RUNS, SELECT_RUNS_WITHOUT_TAILS, row_to_record
 from calc_server.history.store import HistoryUnavailable
 from calc_server.history.writer import DEFAULT_BACKOFF, STOP, Backoff, Write, Writer
 
@@ -43,6 +45,8 @@ class SqliteHistory(Recorder):
         self._writer = writer
         self._read_wait = read_wait
         self._seq = 0
+        self._handoff: list[Write] = []
+        """Records made during the current loop callback, not yet queued for the writer."""
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calc-history-reader")
         self._reader_conn: sqlite3.Connection | None = None
         self._closed = False
@@ -90,21 +94,46 @@ class SqliteHistory(Recorder):
         if self._closed:
             return
         self._seq += 1
-        self._writer.queue.put(Write(self._seq, record))
+        self._handoff.append(Write(self._seq, record))
+        if len(self._handoff) > 1:
+            return  # already due
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._hand_off()
+        else:
+            loop.call_soon(self._hand_off)
 
-    async def page(self, limit: int, before: str | None = None) -> HistoryPage:
-        """Up to ``limit`` runs newest first, older than run ``before`` when given."""
+    def _hand_off(self) -> None:
+        """Queue the records for the writer thread (which wakes up for them).
+
+        Called once the loop has finished what it was doing when they were recorded (the
+        fan-out of a state change, its log line): the writer then takes the GIL while the loop
+        waits for I/O, instead of taking it from the loop in the middle of its work.
+        """
+        for write in self._handoff:
+            self._writer.queue.put(write)
+        self._handoff.clear()
+
+    async def page(
+        self, limit: int, before: str | None = None, *, tails: bool = True
+    ) -> HistoryPage:
+        """Up to ``limit`` runs newest first, older than run ``before`` when given; without
+        ``tails``, without their output tails (the query then never reads or decodes them).
+
+        Both queries walk the primary key backwards from the newest run or from ``before``'s
+        (found through the unique index on ``calculation_id``): no sort, no scan.
+        """
         if limit < 1:
             raise ValueError("limit must be at least 1")
+        select = SELECT_RUNS if tails else SELECT_RUNS_WITHOUT_TAILS
 
         def query(conn: sqlite3.Connection) -> HistoryPage:
             if before is None:
-                rows = conn.execute(
-                    f"{SELECT_RUNS} ORDER BY seq DESC LIMIT ?", (limit + 1,)
-                ).fetchall()
+                rows = conn.execute(f"{select} ORDER BY seq DESC LIMIT ?", (limit + 1,)).fetchall()
             else:
                 rows = conn.execute(
-                    f"{SELECT_RUNS} WHERE seq < (SELECT seq FROM runs WHERE calculation_id = ?)"
+                    f"{select} WHERE seq < (SELECT seq FROM runs WHERE calculation_id = ?)"
                     " ORDER BY seq DESC LIMIT ?",
                     (before, limit + 1),
                 ).fetchall()
@@ -136,6 +165,7 @@ class SqliteHistory(Recorder):
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed or not self._writer.available:
             raise HistoryUnavailable(f"history file {self.path} cannot be used now")
+        self._hand_off()  # a read waits for the writes before it
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader, self._read_now, self._seq, query)
 
@@ -172,6 +202,7 @@ class SqliteHistory(Recorder):
         if self._closed:
             return
         self._closed = True
+        self._hand_off()
         # The reader goes first so the writer's connection is the last one: closing it folds
         # the WAL back into the file and removes it.
         loop = asyncio.get_running_loop()

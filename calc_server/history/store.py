@@ -60,10 +60,13 @@ class HistoryStore(Protocol):
         """The open run ended at ``at``; real jobs add how they exited. Returns at once."""
         ...
 
-    async def page(self, limit: int, before: str | None = None) -> HistoryPage:
+    async def page(
+        self, limit: int, before: str | None = None, *, tails: bool = True
+    ) -> HistoryPage:
         """Up to ``limit`` runs newest first, older than run ``before`` when given.
 
         A ``before`` that is no longer kept gives an empty page: everything older is gone too.
+        Without ``tails`` the runs come without their output tails, which is cheaper.
         """
         ...
 

@@ -40,6 +40,14 @@ SUPERVISOR = str(Path(__file__).with_name("supervisor.py"))
 READ_SIZE = 256 * 1024
 """Bytes per read: large reads keep a flood cheap."""
 
+FLOOD_READ_PAUSE = 0.05
+"""Seconds a pipe is left unread after a read whose lines went partly over the budget.
+
+Those lines are dropped anyway; reading a flood as fast as it is written would only spend the
+server's CPU (and hand the job more of it) for nothing but a count. Paused, the pipe fills and
+the job's writes wait, as a terminal makes them wait; every line is still read and counted.
+"""
+
 SKIP_NOTICE_DELAY = 1.0
 """Seconds after a drop before its count is shown even if the job falls silent."""
 
@@ -250,7 +258,10 @@ class _Run:
     async def _pump(self, stream: Stream, pipe: asyncio.StreamReader) -> None:
         try:
             while chunk := await pipe.read(READ_SIZE):
+                dropped = self._parser.dropped
                 self._deliver(self._parser.feed(stream, chunk, self._clock()))
+                if self._parser.dropped > dropped:
+                    await asyncio.sleep(FLOOD_READ_PAUSE)
         finally:
             self._deliver(self._parser.finish(stream, self._clock()))
 

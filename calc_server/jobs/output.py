@@ -280,7 +280,7 @@ class RateBudget:
     line per stream (it costs a token too); ``flush`` brings a pending count out at any time.
     """
 
-    __slots__ = ("_burst", "_last", "_rate", "_skipped", "_tokens")
+    __slots__ = ("_burst", "_last", "_rate", "_skipped", "_tokens", "dropped")
 
     def __init__(self, rate: float = LINES_PER_SECOND, burst: float | None = None) -> None:
         if not rate > 0:
@@ -290,6 +290,8 @@ class RateBudget:
         self._tokens = self._burst
         self._last: float | None = None
         self._skipped: dict[Stream, int] = {}
+        self.dropped = 0
+        """Lines dropped since the start, reported or not: it only grows."""
 
     def admit(self, stream: Stream, now: float) -> tuple[list[OutputLine], bool]:
         """The skip notices to show before a line on ``stream``, and whether the line may show."""
@@ -300,6 +302,7 @@ class RateBudget:
             self._tokens -= len(notices)
         if self._tokens < 1:
             self._skipped[stream] = self._skipped.get(stream, 0) + 1
+            self.dropped += 1
             return notices, False
         self._tokens -= 1
         return notices, True
@@ -313,6 +316,7 @@ class RateBudget:
         """Count ``count`` lines on ``stream`` as dropped (those past the ``allowance``)."""
         if count > 0:
             self._skipped[stream] = self._skipped.get(stream, 0) + count
+            self.dropped += count
 
     def flush(self) -> list[OutputLine]:
         """The pending skip notices, now (at a quiet moment or at the end of the run)."""
@@ -375,6 +379,11 @@ class OutputParser:
     def skipped(self) -> int:
         """Lines dropped and not yet reported."""
         return self._budget.skipped
+
+    @property
+    def dropped(self) -> int:
+        """Lines dropped since the run began: it grows while the job prints over the budget."""
+        return self._budget.dropped
 
     def _parse(self, stream: Stream, raws: Iterator[RawLine], now: float) -> list[ParsedLine]:
         parsed: list[ParsedLine] = []

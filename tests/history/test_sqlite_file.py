@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sqlite3
 from pathlib import Path
@@ -45,6 +46,19 @@ def garble_pages(path: Path) -> None:
     assert len(data) > 6 * page_size
     data[3 * page_size : 5 * page_size] = b"\x5a" * (2 * page_size)
     path.write_bytes(data)
+
+
+async def test_records_reach_the_file_once_the_callback_that_made_them_is_over(
+    open_sqlite: OpenSqlite, history_path: Path
+) -> None:
+    store = await open_sqlite()
+    store.record_start("a", "alice", at=1.0)
+    store.record_stage("a", 1, at=3.0)
+    await asyncio.sleep(0)  # the loop goes on: no read, no close asks for them
+    assert await asyncio.to_thread(store._writer.wait_flushed, 2, 30.0)
+    with sqlite3.connect(history_path) as conn:
+        rows = conn.execute("SELECT calculation_id, stage_seconds FROM runs").fetchall()
+    assert rows == [("a", "[2.0]")]
 
 
 def test_the_default_file_is_named_after_the_port_in_the_state_directory(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from calc_server.history import OutputLine, RunOutcome
@@ -107,3 +108,22 @@ async def test_a_stage_or_end_for_a_run_that_is_not_open_is_ignored(make_store: 
 
     assert [(r.calculation_id, r.outcome) for r in runs] == [("a", RunOutcome.SUCCESS)]
     assert sum(store.counts_by_outcome().values()) == 1
+
+
+async def test_a_page_without_tails_is_the_same_runs_without_their_output(
+    make_store: MakeStore,
+) -> None:
+    store = await make_store()
+    tail = [OutputLine("out", "built"), OutputLine("err", "1 warning")]
+    for cid in ("a", "b"):
+        store.record_start(cid, "alice", at=1.0, command="make")
+        store.record_end(cid, RunOutcome.SUCCESS, None, at=2.0, exit_code=0, output_tail=tail)
+    store.record_start("open", "bob", at=3.0)
+
+    whole = await store.page(10)
+    light = await store.page(10, tails=False)
+    deeper = await store.page(1, before="b", tails=False)
+
+    assert [r.output_tail for r in whole.runs] == [(), tuple(tail), tuple(tail)]
+    assert light.runs == [msgspec.structs.replace(r, output_tail=()) for r in whole.runs]
+    assert deeper == (light.runs[2:], False)

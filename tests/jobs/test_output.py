@@ -304,6 +304,17 @@ def test_a_flood_past_the_budget_is_counted_exactly() -> None:
     assert parser.flush() == [OutputLine("out", "... 1,003 lines skipped")]
 
 
+def test_dropped_keeps_counting_after_the_skip_notice_is_shown() -> None:
+    parser = OutputParser(RateBudget(rate=2))
+    assert parser.dropped == 0
+    parser.feed("out", b"a\nb\nc\nd\n", 0.0)
+    assert parser.dropped == 2
+    parser.flush()
+    assert (parser.skipped, parser.dropped) == (0, 2)
+    parser.feed("err", b"{not a report\n" * 3, 0.0)  # the slow path drops too
+    assert parser.dropped == 5
+
+
 @given(
     st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=50))
 )
