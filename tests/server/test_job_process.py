@@ -46,14 +46,16 @@ def test_a_missing_executable_is_refused_with_one_line_and_exit_64() -> None:
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_job_in_cluster_mode_is_refused_with_one_line_and_exit_64(workers: str) -> None:
+def test_a_history_file_in_cluster_mode_is_refused_with_one_line_and_exit_64(
+    workers: str,
+) -> None:
     # refused before anything is opened: the Redis URL is never reached
-    command = [CALC_SERVER, "--token", "t" * 32, "--port", "0", "--job", "true"]
+    command = [CALC_SERVER, "--token", "t" * 32, "--port", "0", "--history", "runs.sqlite3"]
     command += ["--redis", "redis://127.0.0.1:1/0", "--workers", workers]
     result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 64
     assert result.stderr.count("\n") == 1
-    assert "--job is not supported in cluster mode (--redis)" in result.stderr
+    assert "--history is not used in cluster mode (--redis)" in result.stderr
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
