@@ -234,6 +234,10 @@ def _entry(
         ended = _follow(book, state, at)
         if ended is None:
             return None
+        if ended.command is None and state.stage_duration <= 0:
+            # a job's run (its stages have no length), followed here from its states: the
+            # command is the one every node runs
+            ended = msgspec.structs.replace(ended, command=command)
         record = msgspec.structs.replace(ended, output_tail=clip_tail(tail)) if tail else ended
     outcome = None if record.outcome is None else record.outcome.value
     return RunEntry(cid, _encoder.encode(record), record.started_at, outcome)
