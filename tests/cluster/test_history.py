@@ -81,7 +81,8 @@ async def test_every_node_answers_the_same_capped_history_and_each_run_is_record
     assert recorded.calculation_id == first.calculation_id
     assert (recorded.outcome, recorded.started_by) == ("SUCCESS", first.started_by)
     assert len(recorded.stage_seconds) == 3
-    assert recorded.ended_at is not None and recorded.ended_at >= recorded.started_at
+    assert recorded.ended_at is not None
+    assert recorded.ended_at >= recorded.started_at
     assert all(w.last_run == recorded for w in welcomes_after_one)
 
     # the cap (--history-keep 2) holds: the two newest, newest first, on every node

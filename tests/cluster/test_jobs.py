@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol import Cancel, HistoryQuery, History, Output, Phase, Start, State
+from protocol import Cancel, History, HistoryQuery, Output, Phase, Start, State
 from tests.cluster.nodes import Cluster, cluster_of
 from tests.cluster.test_nodes import BOUND
 from tests.cluster.waiting import poll
@@ -72,19 +72,22 @@ async def test_a_job_started_on_a_shows_on_c_and_a_cancel_from_c_stops_it_on_a(
         whole = await b.expect(History, since=sent, timeout=BOUND)
 
     assert alive_before_cancel
-    assert reported.state is Phase.IN_PROGRESS and reported.stage_duration == 0
+    assert reported.state is Phase.IN_PROGRESS
+    assert reported.stage_duration == 0
     assert more.calculation_id == reported.calculation_id
     assert stop.accepted
     seen = [s for s in c.states() if s.calculation_id == canceled.calculation_id]
     assert any(s.canceling for s in seen), "the cancel was under way before the job ended"
-    assert canceled.ended_by is not None and canceled.ended_by.startswith("c/")
+    assert canceled.ended_by is not None
+    assert canceled.ended_by.startswith("c/")
     [run] = history.runs
     assert (run.calculation_id, run.outcome) == (canceled.calculation_id, "CANCELED")
     assert (run.ended_by, run.command) == (canceled.ended_by, JOB)
     assert run.exit_code == canceled.exit_code == -signal.SIGTERM
     # the node that ran the job recorded its last lines with the run
     [kept] = whole.runs
-    assert kept.output_tail and kept.output_tail[-1].text.startswith("line ")
+    assert kept.output_tail
+    assert kept.output_tail[-1].text.startswith("line ")
 
 
 @pytest.mark.timeout(120)
