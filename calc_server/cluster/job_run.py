@@ -88,6 +88,11 @@ class JobRunner:
         self.calculation_id: str | None = None
         """The run whose job runs here, from its start until its end is committed."""
 
+    @property
+    def busy(self) -> bool:
+        """True while a job of this node has not ended (even one whose run is over)."""
+        return self._job.running or self.calculation_id is not None
+
     def runs(self, calculation_id: str | None) -> bool:
         """True while this node runs the job of ``calculation_id``."""
         return calculation_id is not None and calculation_id == self.calculation_id

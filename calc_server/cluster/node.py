@@ -258,6 +258,9 @@ class ClusterService:
         """Start a calculation; the lease is taken first, so this node owns the run it starts."""
         if not await self._ready():
             return self._unavailable()
+        if not self._timed and self._runner.busy:
+            # the job of a run this node lost is still exiting: one process at a time
+            return Outcome(False, AckReason.ALREADY_RUNNING, seq=self._state.seq)
         try:
             grant = await self._lease.acquire()
             if grant is None and not self._timed:

@@ -122,5 +122,24 @@ async def test_sigkill_of_the_jobs_node_ends_the_run_failed_as_lost_and_runs_not
     ]
 
 
+async def test_stopping_the_jobs_node_cancels_the_job_for_every_node(redis_url: str) -> None:
+    async with cluster_of(redis_url, stage_seconds=1.0) as cluster:
+        clients = await job_nodes(cluster, "a", "b")
+        a, b = clients["a"], clients["b"]
+        watched = b.mark()
+        sent = await a.send(Start(request_id="go"))
+        assert (await a.ack("go", since=sent, timeout=BOUND)).accepted
+        group = await job_group(b, watched)
+        cluster.nodes["a"].signal(signal.SIGTERM)
+        canceled = await b.expect(
+            State, lambda s: not s.state.running and s.seq > 1, since=watched, timeout=BOUND
+        )
+        code = await cluster.nodes["a"].wait(timeout=BOUND)
+        await poll(lambda: _true(group_gone(group)))
+
+    assert (canceled.state, canceled.ended_by) == (Phase.CANCELED, "server shutdown")
+    assert code == 0
+
+
 async def _true(value: bool) -> bool:
     return value
