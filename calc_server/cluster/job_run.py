@@ -173,21 +173,20 @@ class JobRunner:
                     if loop.time() < reported_at + REPORT_INTERVAL:
                         continue
                     event = None
-                if pending is not None and ours:
-                    ours = await self._apply(cid, grant, pending)
+                if pending is not None:
+                    if ours:
+                        ours = await self._apply(cid, grant, pending)
                     pending, reported_at = None, loop.time()
-                if event is None:
-                    continue
                 if isinstance(event, Exited):
                     await self._published()
                     log.info("job of calculation %s ended: %s", cid, event.describe())
                     if ours:
                         await self._apply(cid, grant, event)
                     return
-                if ours:
+                if event is not None and ours:
                     ours = await self._apply(cid, grant, event)
-                if not ours:
-                    self._stop(self._grace)
+                if not ours and not self._stopping:
+                    self._stop(self._grace)  # the run went on without this node
         finally:
             self.calculation_id = None
 
