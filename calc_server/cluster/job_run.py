@@ -35,6 +35,7 @@ from calc_server.cluster.lease import Grant
 from calc_server.cluster.mirror import restore, state_of
 from calc_server.cluster.state import RunEntry, SharedState, Verdict
 from calc_server.cluster.subscriber import LINK_ERRORS
+from calc_server.cluster.tasks import cancelled
 from calc_server.history import OUTPUT_TAIL_LINES
 from calc_server.history import OutputLine as HistoryLine
 from calc_server.hub import Hub
@@ -145,8 +146,7 @@ class JobRunner:
         self._feed.stop()
         for task in (self._task, self._publisher):
             if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                await cancelled(task)
 
     def _stop(self, grace: float) -> None:
         self._stopping = True

@@ -51,6 +51,7 @@ from calc_server.cluster.replies import as_text
 from calc_server.cluster.runs import SharedRuns
 from calc_server.cluster.state import Change, RunEntry, SharedState, Verdict
 from calc_server.cluster.subscriber import LINK_ERRORS, Subscriber
+from calc_server.cluster.tasks import cancelled
 from calc_server.cluster.url import open_client, redacted_url
 from calc_server.config import Settings
 from calc_server.history import OutputLine as HistoryLine
@@ -321,8 +322,7 @@ class ClusterService:
         """Stop following Redis, release the lease if held, withdraw this node's count."""
         self._closing = True
         for task in reversed(self._tasks):  # the owner first: it releases the lease as it ends
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancelled(task)
         for chore in list(self._chores):
             chore.cancel()
         await self._runner.close()
