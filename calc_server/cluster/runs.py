@@ -72,6 +72,7 @@ class SharedRuns:
         self._keys = keys
         self._page = client.register_script(_PAGE)
         self._book = RunBook()
+        self._last_seq: int | None = None
         self._counts: dict[RunOutcome, int] = dict.fromkeys(RunOutcome, 0)
         self.last_run: RunRecord | None = None
         """The newest ended run (without its output tail), as last read from Redis."""
@@ -139,13 +140,22 @@ class SharedRuns:
     def forget(self) -> None:
         """Redis lost its data: no run is open any more, none has ended."""
         self._book = RunBook()
+        self._last_seq = None
         self.last_run = None
         self._counts = dict.fromkeys(RunOutcome, 0)
 
     # --- what the node's own changes record ----------------------------------------------
 
     def observe(self, state: State, at: float) -> None:
-        """Follow ``state`` (any node's change, shown here at ``at``) in the book of runs."""
+        """Follow ``state`` (any node's change, shown here at ``at``) in the book of runs.
+
+        A run is timed here only if this node saw the change that started it: a state met
+        after a gap (joining, a resync) may be a run that began long before.
+        """
+        seen_start = self._last_seq is not None and state.seq == self._last_seq + 1
+        self._last_seq = state.seq
+        if state.calculation_id not in self._book.open and not seen_start:
+            return  # ``entries`` opens it from its stored start, should this node end it
         _follow(self._book, state, at)
 
     async def entries(
@@ -195,7 +205,7 @@ def _follow(book: RunBook, state: State, at: float) -> RunRecord | None:
     if state.state.running:
         if cid not in book.open:
             if state.stage > 0:
-                return None  # joined mid-run: ``entries`` opens it from its stored start
+                return None  # met mid-run: ``entries`` opens it from its stored start
             return book.start(cid, state.started_by or "unknown", at, None)
         book.stage(cid, state.stage, at)
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Callable
 
 import pytest
@@ -126,3 +127,40 @@ async def test_redis_restarted_empty_empties_the_history_and_nothing_breaks(
     assert welcome.last_run is None
     assert emptied == ([], False)
     assert [r.calculation_id for r in recorded_again[0]] == [run.calculation_id]
+
+
+@pytest.mark.timeout(120)
+async def test_a_run_ended_by_a_node_that_joined_mid_run_is_recorded_from_its_start(
+    redis_url: str,
+) -> None:
+    # C never saw the run start; it takes the run over when A dies and records its end, with
+    # the start A recorded
+    async with cluster_of(redis_url, stage_seconds=1.5, lease_seconds=1.0) as cluster:
+        await cluster.node("a")
+        a = await cluster.client("a")
+        await a.expect(State, since=0, timeout=BOUND)
+        sent = await a.send(Start(request_id="go"))
+        started = await a.expect(
+            State, lambda s: s.state is Phase.STARTING, since=sent, timeout=BOUND
+        )
+        open_runs, _ = await page(a)
+        await cluster.node("c")
+        c = await cluster.client("c")
+        await c.expect(State, since=0, timeout=BOUND)
+        cluster.nodes["a"].signal(signal.SIGKILL)
+        done = await c.expect(State, lambda s: s.state is Phase.SUCCESS, since=0, timeout=BOUND)
+        runs, _ = await page(c)
+        welcome = await welcome_of(cluster, "c")
+
+    [opened] = open_runs
+    assert (opened.calculation_id, opened.outcome, opened.ended_at) == (
+        started.calculation_id,
+        None,
+        None,
+    )
+    [run] = runs
+    assert (run.calculation_id, run.outcome) == (done.calculation_id, "SUCCESS")
+    assert (run.started_by, run.started_at) == (opened.started_by, opened.started_at)
+    assert run.ended_at is not None
+    assert run.ended_at - run.started_at >= 3 * 1.5 - 0.1
+    assert welcome.last_run == run

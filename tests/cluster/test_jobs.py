@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from calc_server.cluster.node import cluster_keys
+from calc_server.cluster.state import SharedState
+from calc_server.cluster.url import open_client
 from protocol import Cancel, History, HistoryQuery, Output, Phase, Start, State
 from tests.cluster.nodes import Cluster, cluster_of
 from tests.cluster.test_nodes import BOUND
@@ -139,6 +142,43 @@ async def test_stopping_the_jobs_node_cancels_the_job_for_every_node(redis_url: 
 
     assert (canceled.state, canceled.ended_by) == (Phase.CANCELED, "server shutdown")
     assert code == 0
+
+
+@pytest.mark.timeout(120)
+async def test_a_jobs_node_paused_past_its_lease_changes_nothing_and_stops_its_job(
+    redis_url: str,
+) -> None:
+    lease = 1.0
+    async with cluster_of(redis_url, stage_seconds=1.0, lease_seconds=lease) as cluster:
+        clients = await job_nodes(cluster, "a", "b")
+        a, b = clients["a"], clients["b"]
+        watched = b.mark()
+        sent = await a.send(Start(request_id="go"))
+        assert (await a.ack("go", since=sent, timeout=BOUND)).accepted
+        group = await job_group(b, watched)
+        owner = cluster.nodes["a"]
+        owner.signal(signal.SIGSTOP)
+        try:
+            failed = await b.expect(
+                State, lambda s: s.state is Phase.FAILED, since=watched, timeout=lease + BOUND
+            )
+            alive_while_paused = not group_gone(group)
+        finally:
+            owner.signal(signal.SIGCONT)
+        # woken, it sees the run ended without it and stops its job; its own writes are refused
+        await poll(lambda: _true(group_gone(group)))
+        await poll(lambda: _true(any("ended without its job" in line for line in owner.log)))
+        redis = open_client(redis_url)
+        try:
+            stored = await SharedState(redis, cluster_keys(cluster.token)).read()
+        finally:
+            await redis.aclose()
+
+    assert failed.ended_by == "node a was lost"
+    assert alive_while_paused, "the job was on the paused node, untouched by the others"
+    assert stored is not None
+    assert stored.seq == failed.seq
+    assert b.states()[-1].seq == failed.seq
 
 
 async def _true(value: bool) -> bool:
