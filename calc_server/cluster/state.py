@@ -170,7 +170,9 @@ class SharedState:
     async def canceling_by(self) -> str | None:
         """Who asked the running job to stop (None: nobody did)."""
         by = await self._client.hget(self._keys.state, "canceling_by")
-        return as_text(by) or None if by is not None else None
+        if by is None:
+            return None
+        return as_text(by) or None  # stored as '' when nobody did
 
     async def transition(self, change: Change) -> Outcome:
         """Apply ``change`` atomically if it still may be, publishing it once on the channel."""
