@@ -2,9 +2,15 @@
 
 - cross-node delivery: N clients on node B, the change decided on node A (a command sent to A):
   command-to-last-client p50/p99, against the same N clients and driver on one single server;
-- ``--workers 2`` against one process: the same figure with M clients on one port;
+- ``--workers 2`` against one process: the same figure with M clients on one port (default
+  10,000), and the send cost: the server processes' CPU time per client per state change
+  (user + system, from /proc, over the rounds only, handshakes left out);
 - failover: owner SIGKILLed just before a stage end, to the next state a client sees (target:
   lease time + 0.5 s).
+
+``--only workers`` runs that comparison alone (the 10,000-client one is the long part: run it on
+a quiet machine). The load generator raises its open-files limit to the hard limit (it holds one
+socket per client) and the servers are started with room for every client plus the driver.
 
 Starts its own redis-server (the tests' helper) unless ``REDIS_URL`` is set, and real
 ``calc-server`` processes on loopback. Everything runs on the same cores, load generator
@@ -16,10 +22,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import secrets
 import signal
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import aiohttp
 
@@ -33,10 +41,36 @@ from tests.wsclient import RawClient
 LEASE = 3.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and of its children still running (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except (FileNotFoundError, ProcessLookupError):
+        return total
+    return total + sum(cpu_seconds(int(child)) for child in children)
+
+
+class Delivery(NamedTuple):
+    """Command-to-last-client seconds, one per round, and the server CPU seconds they cost."""
+
+    samples: list[float]
+    cpu: float
+
+
 async def _delivery(
-    driver_url: str, watch_url: str, clients: int, rounds: int, token: str
-) -> list[float]:
-    """Seconds from sending each command to the last of ``clients`` receiving its state."""
+    driver_url: str,
+    watch_url: str,
+    clients: int,
+    rounds: int,
+    token: str,
+    servers: tuple[int, ...] = (),
+) -> Delivery:
+    """Seconds from sending each command to the last of ``clients`` receiving its state, and
+    the CPU time processes ``servers`` (with their children) spent over those rounds."""
     headers = {"Authorization": f"Bearer {token}"}
     driver = await RawClient.open_ready(driver_url, headers=headers)
     connector = aiohttp.TCPConnector(limit=0, force_close=True)
@@ -44,6 +78,7 @@ async def _delivery(
     samples: list[float] = []
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
         watchers = await open_many(session, watch_url, clients, at_once=100)
+        cpu_before = sum(cpu_seconds(pid) for pid in servers)
         try:
             for n in range(rounds):
                 command = Start(request_id=f"s{n}") if n % 2 == 0 else Cancel(request_id=f"c{n}")
@@ -53,10 +88,11 @@ async def _delivery(
                 assert ack.accepted, ack
                 await asyncio.gather(*(w.until_seq(ack.seq, timeout=60) for w in watchers))
                 samples.append(max(_arrival(w, ack.seq) for w in watchers) - sent)
+            cpu = sum(cpu_seconds(pid) for pid in servers) - cpu_before
         finally:
             await close_all(watchers)
             await driver.close()
-    return samples
+    return Delivery(samples, cpu)
 
 
 def _arrival(watcher: Watcher, seq: int) -> float:
@@ -99,18 +135,37 @@ def _line(name: str, samples: list[float]) -> str:
     return f"{name:<44} n={len(ms):>3}  p50 {p50} ms  p99 {p99} ms"
 
 
-async def measure(redis_url: str, clients: int, worker_clients: int, rounds: int) -> list[str]:
-    """The report lines."""
+def _cost(delivery: Delivery, clients: int) -> str:
+    per = delivery.cpu / (len(delivery.samples) * clients) * 1e6
+    return f"  send cost {per:.1f} us server CPU per client per change"
+
+
+async def measure(
+    redis_url: str, clients: int, worker_clients: int, rounds: int, only: str | None = None
+) -> list[str]:
+    """The report lines (``only="workers"``: the ``--workers 2`` comparison alone)."""
     token = secrets.token_urlsafe(16)
+    lines: list[str] = []
+    if only != "workers":
+        lines += await _cross_node(redis_url, clients, rounds, token)
+    lines += await _workers(redis_url, worker_clients, rounds, token)
+    if only != "workers":
+        failover = await _failover(redis_url, token, 3)
+        lines.append(_line(f"failover (SIGKILL owner -> next state), lease {LEASE:g} s", failover))
+    return lines
+
+
+async def _cross_node(redis_url: str, clients: int, rounds: int, token: str) -> list[str]:
+    """Delivery to clients of node B of changes decided on node A, and on one single server."""
     lines: list[str] = []
     cluster = ["--redis", redis_url, "--stage-seconds", "60"]
     single = await ServerProcess.start("--stage-seconds", "60", auth=token)
     a = await ServerProcess.start(*cluster, "--node", "a", auth=token, ready_timeout=60)
     b = await ServerProcess.start(*cluster, "--node", "b", auth=token, ready_timeout=60)
     try:
-        one = await _delivery(single.url, single.url, clients, rounds, token)
+        one = (await _delivery(single.url, single.url, clients, rounds, token)).samples
         lines.append(_line(f"single server, {clients} clients", one))
-        cross = await _delivery(a.url, b.url, clients, rounds, token)
+        cross = (await _delivery(a.url, b.url, clients, rounds, token)).samples
         lines.append(_line(f"cluster, decided on A, {clients} clients on B", cross))
         limit = 1.2 * percentile(one, 50) + 0.001
         verdict = "within" if percentile(cross, 50) <= limit else "over"
@@ -118,49 +173,57 @@ async def measure(redis_url: str, clients: int, worker_clients: int, rounds: int
     finally:
         for process in (single, a, b):
             await process.stop()
+    return lines
 
+
+async def _workers(redis_url: str, clients: int, rounds: int, token: str) -> list[str]:
+    """``--workers 2`` on one port against one process, both in cluster mode."""
+    lines: list[str] = []
+    # every client and the driver fit in one process (--max-connections defaults to 10,000)
+    room = ["--max-connections", str(clients + 100)]
+    common = ["--redis", redis_url, "--stage-seconds", "60", *room]
     workers_token = f"{token}-w"
     workers = await ServerProcess.start(
-        "--redis", redis_url, "--stage-seconds", "60", "--workers", "2", auth=workers_token,
-        ready_timeout=60,
-    )  # fmt: skip
-    alone = await ServerProcess.start(
-        "--redis", redis_url, "--stage-seconds", "60", auth=f"{token}-1", ready_timeout=60
+        *common, "--workers", "2", auth=workers_token, ready_timeout=60
     )
+    alone = await ServerProcess.start(*common, auth=f"{token}-1", ready_timeout=60)
     try:
-        lines.append(
-            _line(
-                f"one process (cluster mode), {worker_clients} clients",
-                await _delivery(alone.url, alone.url, worker_clients, rounds, f"{token}-1"),
-            )
+        one = await _delivery(
+            alone.url, alone.url, clients, rounds, f"{token}-1", (alone.proc.pid,)
         )
-        lines.append(
-            _line(
-                f"--workers 2 on one port, {worker_clients} clients",
-                await _delivery(workers.url, workers.url, worker_clients, rounds, workers_token),
-            )
+        lines.append(_line(f"one process (cluster mode), {clients} clients", one.samples))
+        lines.append(_cost(one, clients))
+        two = await _delivery(
+            workers.url, workers.url, clients, rounds, workers_token, (workers.proc.pid,)
         )
+        lines.append(_line(f"--workers 2 on one port, {clients} clients", two.samples))
+        lines.append(_cost(two, clients))
     finally:
         workers.signal(signal.SIGTERM)
         await workers.wait(timeout=30)
         await alone.stop()
-
-    failover = await _failover(redis_url, token, 3)
-    lines.append(_line(f"failover (SIGKILL owner -> next state), lease {LEASE:g} s", failover))
     return lines
 
 
-def report(clients: int = 1000, worker_clients: int = 2000, rounds: int = 30) -> str:
+def report(
+    clients: int = 1000, worker_clients: int = 10_000, rounds: int = 30, only: str | None = None
+) -> str:
     """Run everything against ``REDIS_URL`` or a private redis-server; the figures as text."""
-    raise_fd_limit(4 * max(clients, worker_clients) + 512)
+    # one socket per client here, up to the hard limit (see ``ulimit -Hn``)
+    raise_fd_limit(2 * max(clients, worker_clients) + 512)
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    wanted = max(clients, worker_clients) + 256
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raise SystemExit(f"open files limit {soft} < {wanted}: raise it (ulimit -Hn) or use fewer")
     external = os.environ.get("REDIS_URL")
     if external:
-        return "\n".join(asyncio.run(measure(external, clients, worker_clients, rounds)))
+        return "\n".join(asyncio.run(measure(external, clients, worker_clients, rounds, only)))
     with tempfile.TemporaryDirectory(prefix="calc-bench-redis-") as directory:
         server = RedisServer(Path(directory))
         server.start()
         try:
-            return "\n".join(asyncio.run(measure(server.url, clients, worker_clients, rounds)))
+            lines = asyncio.run(measure(server.url, clients, worker_clients, rounds, only))
+            return "\n".join(lines)
         finally:
             server.stop()
 
@@ -170,11 +233,15 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__)
     p.add_argument("--clients", type=int, default=1000, help="clients on node B (default 1000)")
     p.add_argument(
-        "--worker-clients", type=int, default=2000, help="clients for --workers 2 (default 2000)"
+        "--worker-clients",
+        type=int,
+        default=10_000,
+        help="clients for --workers 2 against one process (default 10000)",
     )
     p.add_argument("--rounds", type=int, default=30, help="commands per figure (default 30)")
+    p.add_argument("--only", choices=["workers"], help="run the --workers 2 comparison alone")
     args = p.parse_args()
-    print(report(args.clients, args.worker_clients, args.rounds))
+    print(report(args.clients, args.worker_clients, args.rounds, args.only))
 
 
 if __name__ == "__main__":

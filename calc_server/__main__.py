@@ -14,7 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from calc_local.tokenfile import token_published
-from calc_server.app import CLUSTER_JOB_REFUSED
 from calc_server.cluster.node import ClusterUnavailable
 from calc_server.config import Settings, parse_settings
 from calc_server.fdlimit import pending_bound, raise_to_hard_limit
@@ -123,9 +122,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if settings.job is not None and settings.redis_url is not None:
-        log.error("%s", CLUSTER_JOB_REFUSED)
-        return EX_USAGE
     if settings.workers > 1:
         return run_workers(settings, sys.argv[1:] if argv is None else argv)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:

@@ -17,7 +17,7 @@ from calc_server.cluster.node import ClusterService
 from calc_server.config import Settings
 from calc_server.connection import websocket_handler
 from calc_server.hub import Hub
-from calc_server.jobs import CommandJob, Job, JobConfigError, TimerJob
+from calc_server.jobs import CommandJob, Job, TimerJob
 from calc_server.keys import (
     EPOCH,
     GUESSES,
@@ -26,6 +26,7 @@ from calc_server.keys import (
     JOB,
     METRICS,
     REFUSALS,
+    RUN_HISTORY,
     SERVICE,
     SETTINGS,
 )
@@ -38,10 +39,6 @@ from calc_server.version import __version__
 from protocol.schema import render as render_schema
 
 log = logging.getLogger("calc_server")
-
-CLUSTER_JOB_REFUSED = (
-    "--job is not supported in cluster mode (--redis): a cluster runs the built-in timer only"
-)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -124,7 +121,8 @@ async def _history(app: web.Application) -> AsyncIterator[None]:
     Raises ``HistoryFileRefused`` (so the server does not start) for a file that is not ours.
     """
     settings = app[SETTINGS]
-    app[HISTORY] = history = await RunHistory.open(settings.history, settings.history_keep)
+    history = await RunHistory.open(settings.history, settings.history_keep)
+    app[HISTORY] = app[RUN_HISTORY] = history
     if settings.history is None:
         log.info("run history in memory only (--history none): it ends with this server")
     else:
@@ -146,7 +144,7 @@ async def _bind_clock(app: web.Application) -> None:
         app[HUB],
         loop.time,
         app[METRICS],
-        app[HISTORY],
+        app[RUN_HISTORY],
         job=job,
         grace=settings.job_grace,
         command=None if settings.job is None else shlex.join(settings.job),
@@ -154,9 +152,12 @@ async def _bind_clock(app: web.Application) -> None:
 
 
 async def _cluster_service(app: web.Application) -> AsyncIterator[None]:
-    """Cluster mode: join the cluster's shared state in Redis for the app's lifetime."""
-    service = await ClusterService.open(app[SETTINGS], app[HUB], app[METRICS])
+    """Cluster mode: join the cluster's shared state (and run history) in Redis for the app's
+    lifetime."""
+    service = await ClusterService.open(app[SETTINGS], app[HUB], app[METRICS], app[JOB])
     app[SERVICE] = service
+    app[HISTORY] = service.history
+    log.info("run history in Redis (newest %d runs kept)", app[SETTINGS].history_keep)
     yield
     await service.close()
 
@@ -164,13 +165,10 @@ async def _cluster_service(app: web.Application) -> AsyncIterator[None]:
 def make_job(settings: Settings) -> Job:
     """What runs as the calculation: the configured command, else the built-in timer.
 
-    Raises ``JobConfigError`` (one line for the operator) when the command cannot be run, or
-    in cluster mode, which runs no job.
+    Raises ``JobConfigError`` (one line for the operator) when the command cannot be run.
     """
     if settings.job is None:
         return TimerJob()
-    if settings.redis_url is not None:
-        raise JobConfigError(CLUSTER_JOB_REFUSED)
     return CommandJob(settings.job, cwd=settings.job_cwd, grace=settings.job_grace)
 
 
@@ -196,8 +194,8 @@ def make_app(settings: Settings | None = None) -> web.Application:
     )
     app[GUESSES] = GuessLimiter()
     app[REFUSALS] = RefusalLog(settings.refusal_log_interval)
-    app.cleanup_ctx.append(_history)
     if settings.redis_url is None:
+        app.cleanup_ctx.append(_history)
         app.on_startup.append(_bind_clock)
     else:
         app.cleanup_ctx.append(_cluster_service)

@@ -74,9 +74,10 @@ class Settings:
     reuse_port: bool = False
     """Bind with SO_REUSEPORT, so several processes share the port (what ``workers`` does)."""
     history: Path | None = None
-    """The run history file (SQLite); None keeps the history in memory only, lost at exit."""
+    """The run history file (SQLite); None keeps the history in memory only, lost at exit (in
+    cluster mode: in Redis, and a file is refused)."""
     history_keep: int = DEFAULT_KEEP
-    """Runs the history keeps: the newest ones."""
+    """Runs the history keeps: the newest ones (in a file, in memory or in Redis)."""
     refusal_log_interval: float = 10.0
     """Refused requests are logged as at most one summary line per this many seconds."""
     job: tuple[str, ...] | None = None
@@ -132,11 +133,8 @@ class Settings:
             )
         if self.redis_url is None:
             return
-        if self.workers > 1 and self.history is not None:
-            raise ValueError(
-                f"--workers {self.workers} with --history {self.history}: the workers cannot "
-                "share one history file; leave --history out (each keeps it in memory)"
-            )
+        if self.history is not None:
+            raise ValueError(CLUSTER_HISTORY_REFUSED)
         if urlsplit(self.redis_url).scheme not in SCHEMES:
             raise ValueError(
                 f"--redis {redacted_url(self.redis_url)}: give redis://HOST:PORT/DB, "
@@ -151,6 +149,12 @@ class Settings:
             raise ValueError(f"--node must match {NODE_PATTERN.pattern}")
         if not self.lease_seconds > 0:
             raise ValueError("--lease-seconds must be positive")
+
+
+CLUSTER_HISTORY_REFUSED = (
+    "--history is not used in cluster mode (--redis): the run history is kept in Redis, "
+    "the newest --history-keep runs; leave --history (and CALC_HISTORY) out"
+)
 
 
 def _origins(given: list[str]) -> list[str]:
@@ -267,8 +271,8 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         default=env.get("CALC_HISTORY"),
         metavar="PATH",
         help="the run history file, or 'none' to keep it in memory only (env CALC_HISTORY; "
-        "default history-PORT.sqlite3 in the state directory, memory only with --port 0 "
-        "or --redis)",
+        "default history-PORT.sqlite3 in the state directory, memory only with --port 0; "
+        "not with --redis, where it is kept in Redis)",
     )
     p.add_argument(
         "--history-keep",
@@ -322,6 +326,9 @@ def parse_settings(
         sys.stderr.write(f"calc-server: error: {exc}\n")
         raise SystemExit(EX_USAGE) from None
     ns = p.parse_args(argv)
+    if ns.redis and ns.history:
+        sys.stderr.write(f"calc-server: error: {CLUSTER_HISTORY_REFUSED}\n")
+        raise SystemExit(EX_USAGE)
     return Settings(
         host=ns.host,
         port=ns.port,
@@ -339,7 +346,7 @@ def parse_settings(
         lease_seconds=ns.lease_seconds,
         workers=ns.workers,
         reuse_port=ns.reuse_port,
-        history=history_file(ns.history, ns.port, env, cluster=bool(ns.redis)),
+        history=None if ns.redis else history_file(ns.history, ns.port, env),
         history_keep=ns.history_keep,
         job=ns.job,
         job_cwd=ns.job_cwd,
@@ -347,18 +354,16 @@ def parse_settings(
     )
 
 
-def history_file(
-    option: str | None, port: int, env: Mapping[str, str], *, cluster: bool = False
-) -> Path | None:
+def history_file(option: str | None, port: int, env: Mapping[str, str]) -> Path | None:
     """The history file ``--history`` names; None for ``none``.
 
     Unset, it is ``history-PORT.sqlite3`` in the state directory, except with ``--port 0``:
     a file named after a port picked at random would never be opened again, so a restart
-    could not find its runs; such a server keeps its history in memory. So does a cluster
-    node (``cluster``): its workers share the port, so they would all open the one file.
+    could not find its runs; such a server keeps its history in memory. (A cluster keeps its
+    history in Redis: no file.)
     """
     if option is None or option == "":
-        if cluster or port == 0:
+        if port == 0:
             return None
         return default_history_path(state_dir(env), port)
     if option == "none":

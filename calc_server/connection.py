@@ -16,7 +16,7 @@ from calc_server.admission import admit
 from calc_server.calculation import Outcome
 from calc_server.features import features
 from calc_server.frames import pong_frame
-from calc_server.history import HistoryStore
+from calc_server.history import HistoryReader
 from calc_server.history_requests import run_message
 from calc_server.hub import Hub, Peer, PeerWebSocket
 from calc_server.keys import HISTORY, HUB, METRICS, PENDING, SERVICE, SETTINGS
@@ -72,7 +72,7 @@ class Connection:
         service: Service,
         bucket: TokenBucket,
         metrics: Metrics,
-        history: HistoryStore,
+        history: HistoryReader,
     ):
         self.peer = peer
         self._hub = hub

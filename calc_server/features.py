@@ -13,9 +13,9 @@ def features(settings: Settings) -> list[str]:
     """What this server offers beyond protocol 1, given how it was started.
 
     ``history``: the ``history`` request and ``welcome.last_run`` (always: a server without a
-    file keeps its history in memory). ``who``: the ``who`` request (calc_server/who.py;
-    always). ``job`` and ``output``: a real command runs (state progress/message, ``output``
-    and ``logs``). ``cluster``: started with ``--redis``.
+    file keeps its history in memory, a cluster in Redis). ``who``: the ``who`` request
+    (calc_server/who.py; always). ``job`` and ``output``: a real command runs (state
+    progress/message, ``output`` and ``logs``). ``cluster``: started with ``--redis``.
     """
     offered: list[str] = ["history", "who"]
     if settings.job is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calc_server.history import HistoryStore, HistoryUnavailable, RunRecord
+from calc_server.history import HistoryReader, HistoryUnavailable, RunRecord
 from protocol import Error, ErrorCode, History, HistoryQuery, OutputLine, Run, encode
 
 UNAVAILABLE = "the run history cannot be read now (the server keeps trying); ask again later"
@@ -28,7 +28,7 @@ def run_message(record: RunRecord, *, with_tail: bool) -> Run:
     )
 
 
-async def answer(query: HistoryQuery, store: HistoryStore) -> bytes:
+async def answer(query: HistoryQuery, store: HistoryReader) -> bytes:
     """The encoded answer to ``query``: a ``history`` message, or ``history_unavailable``.
 
     A page leaves output tails out (pages stay small and quick); one run asked for by

@@ -22,13 +22,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+import msgspec
 
 from calc_server.frames import text_frame
 from calc_server.hub import Hub
 from calc_server.jobs import OutputLine, OutputRing, Page
 from calc_server.jobs.buffer import KEPT_LINES
+from calc_server.jobs.output import Stream
 from protocol import Logs, Output, encode
 from protocol import OutputLine as WireLine
 
@@ -91,6 +94,20 @@ def _message(page: Page, request_id: str | None = None) -> bytes:
     )
 
 
+_output_decoder = msgspec.json.Decoder(Output)
+
+
+def page_of(frame: bytes) -> Page:
+    """The lines an encoded ``output`` message carries (``msgspec.DecodeError`` if none)."""
+    message = _output_decoder.decode(frame)
+    lines = tuple(OutputLine(_stream(line.stream), line.text) for line in message.lines)
+    return Page(message.calculation_id, message.offset, lines)
+
+
+def _stream(name: str) -> Stream:
+    return "err" if name == "err" else "out"
+
+
 def frames(page: Page) -> list[bytes]:
     """``page`` as ``output`` messages, split in halves until each fits ``MAX_FRAME_BYTES``."""
     payload = _message(page)
@@ -125,10 +142,16 @@ class _OnItsWay:
 
 
 class OutputFeed:
-    """The kept lines of the current and previous run, and the batch not yet broadcast."""
+    """The kept lines of the current and previous run, and the batch not yet broadcast.
 
-    def __init__(self, hub: Hub) -> None:
+    With ``publish`` (cluster mode, on the node running the job) each batch's frames go there
+    instead of to this node's peers; every node, this one too, gets them back and hands them
+    to ``forward``.
+    """
+
+    def __init__(self, hub: Hub, publish: Callable[[bytes], None] | None = None) -> None:
         self._hub = hub
+        self._publish = publish
         self.ring = OutputRing()
         self._pending: list[OutputLine] = []
         self._pending_offset = 0
@@ -180,9 +203,25 @@ class OutputFeed:
         self._flushed_at = asyncio.get_running_loop().time()
         for payload in frames(page):
             self._hub.metrics.output_batches += 1
-            self._fanning.append(_OnItsWay(text_frame(payload)))
+            if self._publish is not None:
+                self._publish(payload)  # every node, this one too, gets it back in forward
+            else:
+                self._fanning.append(_OnItsWay(text_frame(payload)))
         if at_once or self._share_timer is None:  # else the next share's timer takes it
             self._write_shares(everything=at_once)
+
+    def forward(self, payload: bytes) -> None:
+        """Fan out an ``output`` message the job's node published, as if it were this node's
+        own batch (its exact bytes, framed once), and keep its lines for ``logs`` and late
+        joiners."""
+        try:
+            page = page_of(payload)
+        except msgspec.DecodeError:
+            return  # not an output message: nothing of ours publishes one
+        self.ring.mirror(page)
+        self._fanning.append(_OnItsWay(text_frame(payload)))
+        if self._share_timer is None:
+            self._write_shares()
 
     def _write_shares(self, *, everything: bool = False) -> None:
         """Write the next share of every frame on its way (all its shares if ``everything``)."""

@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from calc_server.history import (
+    HistoryReader,
     HistoryStore,
     HistoryUnavailable,
     MemoryHistory,
@@ -26,11 +28,12 @@ from calc_server.history import (
 from calc_server.history.book import RunBook
 from protocol import Phase, State
 
-_OUTCOMES = {
+OUTCOMES = {
     Phase.SUCCESS: RunOutcome.SUCCESS,
     Phase.CANCELED: RunOutcome.CANCELED,
     Phase.FAILED: RunOutcome.FAILED,
 }
+"""How each phase that ends a run is recorded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,29 @@ class JobDetails:
     exit_code: int | None = None
     last_message: str | None = None
     output_tail: tuple[OutputLine, ...] = ()
+
+
+class HistoryView(Protocol):
+    """What the connections and ``/metrics`` need of the run history, wherever it is kept:
+    ``RunHistory`` on a single server, ``cluster.runs.SharedRuns`` in a cluster."""
+
+    @property
+    def store(self) -> HistoryReader:
+        """Answers ``history`` requests."""
+        ...
+
+    @property
+    def last_run(self) -> RunRecord | None:
+        """The newest run that has ended, without its output tail (``welcome.last_run``)."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Runs ended, by outcome name (for ``/metrics``)."""
+        ...
+
+    async def close(self) -> None:
+        """Write what is pending and release the store."""
+        ...
 
 
 class RunHistory:
@@ -104,7 +130,7 @@ class RunHistory:
             self.store.record_stage(cid, state.stage, at=at)
             self._book.stage(cid, state.stage, at)
             return
-        outcome = _OUTCOMES.get(state.state)
+        outcome = OUTCOMES.get(state.state)
         if outcome is None or cid not in self._book.open:
             return
         job = job or JobDetails()

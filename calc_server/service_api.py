@@ -23,7 +23,7 @@ class Service(Protocol):
     """
 
     output: OutputFeed
-    """A job's kept lines and their broadcast (cluster mode runs no job: it keeps none)."""
+    """A job's kept lines and their broadcast (in a cluster: the lines the job's node published)."""
 
     def snapshot(self) -> State:
         """The current state, as a joiner or a ``sync`` should see it now."""

@@ -17,8 +17,12 @@ class Keys:
     - ``lease``: string ``"<token> <node>"`` with a PX expiry, the run owner's lease.
     - ``fence``: integer counter, the last fencing token handed out (INCR only).
     - ``nodes``: set of node ids that reported presence; ``presence(node)``: that node's count.
-    - ``history``: list of encoded entries, newest first, capped.
+    - ``runs``: hash of calculation id to encoded run record; ``run_order``: sorted set of the
+      same ids scored by start time; ``run_counts``: hash of runs ended by outcome (the run
+      history, capped, written by the ``transition`` script with the change it records).
+    - ``job``: string, the ``--job`` command line of the node that joined last ('' the timer).
     - ``channel``: the pub/sub channel every state change is published on.
+    - ``output_channel``: the pub/sub channel a job's ``output`` frames are published on.
     """
 
     prefix: str = "calc:"
@@ -62,11 +66,31 @@ class Keys:
         return f"{self.presence_prefix}{node}"
 
     @property
-    def history(self) -> str:
-        """The capped history list."""
-        return f"{self.prefix}history"
+    def runs(self) -> str:
+        """The run history's records, by calculation id."""
+        return f"{self.prefix}runs"
+
+    @property
+    def run_order(self) -> str:
+        """The run history's ids, scored by start time (the newest have the highest scores)."""
+        return f"{self.prefix}run-order"
+
+    @property
+    def run_counts(self) -> str:
+        """Runs ever ended in this dataset, by outcome."""
+        return f"{self.prefix}run-counts"
+
+    @property
+    def job(self) -> str:
+        """What the last node to join runs as the calculation (its --job, '' for the timer)."""
+        return f"{self.prefix}job"
 
     @property
     def channel(self) -> str:
         """The channel state changes are published on."""
         return f"{self.prefix}changes"
+
+    @property
+    def output_channel(self) -> str:
+        """The channel a job's ``output`` frames are published on, by the node running it."""
+        return f"{self.prefix}output"

@@ -7,6 +7,11 @@ over (``adopt``), so it owns the run it started. When the owner dies its lease e
 another node takes over: the grid comes from the stored record, so the run keeps its schedule,
 and a stage that should already have ended ends at once. A paused owner that wakes up after
 losing the lease is refused by the fencing check and goes back to competing.
+
+A real job's run has no grid: its node holds the lease while the job runs (``runs_job``), and
+the events of the job move it (``job_run``). A node that takes the lease of a job's run it does
+not run ends it FAILED, saying the node was lost: the job's process was on that node, and
+running the command again elsewhere could do its work twice.
 """
 
 from __future__ import annotations
@@ -15,20 +20,33 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from calc_server.cluster.commit import commit
 from calc_server.cluster.lease import Grant, Lease
 from calc_server.cluster.mirror import restore, state_of
-from calc_server.cluster.state import SharedState, Verdict
+from calc_server.cluster.state import RunEntry, SharedState, Verdict
 from calc_server.cluster.subscriber import LINK_ERRORS
+from protocol import State
 
 log = logging.getLogger("calc_server.cluster.owner")
 
 RETRY_DELAY = 0.1
 """First pause after Redis failed the owner; doubles up to ``RETRY_CAP``."""
 RETRY_CAP = 2.0
+
+Entries = Callable[[int, Sequence[State], float], Awaitable[list[RunEntry | None]]]
+"""The run records changes make: (the seq they follow, the changes, decided at)."""
+
+
+async def _no_entries(after: int, changes: Sequence[State], at: float) -> list[RunEntry | None]:
+    return []
+
+
+def lost_node(node: str | None) -> str:
+    """``ended_by`` of a job's run whose node was lost."""
+    return f"node {node} was lost" if node else "the node running the job was lost"
 
 
 class RunOwner:
@@ -46,12 +64,18 @@ class RunOwner:
         running: Callable[[], bool],
         stage_seconds: float,
         poll: float = 0.5,
+        runs_job: Callable[[str | None], bool] = lambda calculation_id: False,
+        entries: Entries = _no_entries,
     ) -> None:
         self._store = store
         self._lease = lease
         self._running = running
         self._stage_seconds = stage_seconds
         self._poll = poll
+        self._runs_job = runs_job
+        self._entries = entries
+        self._last_holder: str | None = None
+        """The node last seen holding the lease: the one lost if its lease runs out."""
         self._wake = asyncio.Event()
         self._adopted: Grant | None = None
         self.grant: Grant | None = None
@@ -99,6 +123,8 @@ class RunOwner:
             if grant is not None:
                 return grant
             holder = await self._lease.holder()
+            if holder is not None:
+                self._last_holder = holder.node
             wait = self._poll if holder is None else min(self._poll, holder.remaining)
             await self._sleep(max(wait, 0.001))
         return None
@@ -129,17 +155,25 @@ class RunOwner:
             calculation = restore(
                 state_of(record), decided_at, stage_seconds=self._stage_seconds, now=now
             )
-            deadline = calculation.deadline()
-            if deadline is None:
-                return False
-            if deadline > now:
-                woken = await self._sleep(deadline - now, keeper)
-                if woken:
-                    continue  # the state changed (or the lease went): read it again
-                now = time.time()
-            changes = calculation.advance(now)
+            if not calculation.timed:
+                if self._runs_job(calculation.calculation_id):
+                    await self._sleep(None, keeper)  # the job's events move it: see job_run
+                    continue
+                changes = calculation.fail(now, lost_node(self._last_holder))
+                log.warning("calculation %s: %s", calculation.calculation_id, changes[0].ended_by)
+            else:
+                deadline = calculation.deadline()
+                if deadline is None:
+                    return False
+                if deadline > now:
+                    woken = await self._sleep(deadline - now, keeper)
+                    if woken:
+                        continue  # the state changed (or the lease went): read it again
+                    now = time.time()
+                changes = calculation.advance(now)
+            entries = await self._entries(record.seq, changes, now)
             verdict = await commit(
-                self._store, changes, after=record.seq, at=now, fence=grant.token
+                self._store, changes, after=record.seq, at=now, fence=grant.token, entries=entries
             )
             if verdict is Verdict.STALE_FENCE:
                 log.warning(
@@ -153,8 +187,9 @@ class RunOwner:
                 return False
         return True
 
-    async def _sleep(self, delay: float, keeper: asyncio.Task[None] | None = None) -> bool:
-        """Sleep ``delay`` seconds; True when woken earlier by a new state or a lost lease."""
+    async def _sleep(self, delay: float | None, keeper: asyncio.Task[None] | None = None) -> bool:
+        """Sleep ``delay`` seconds (None: until woken); True when woken by a new state or a
+        lost lease."""
         waker = asyncio.ensure_future(self._wake.wait())
         waiting: set[asyncio.Future[Any]] = {waker}
         if keeper is not None:

@@ -37,9 +37,11 @@ class Subscriber:
     to the stored (newest) one rather than show a state out of order.
 
     ``on_link(True)`` once subscribed and resynced, ``on_link(False)`` when the connection is
-    lost or the subscriber stops; between the two nothing is delivered. Both callbacks run on
-    the subscriber's task and must not raise or block. A connection that stays silent for
-    ``ping_interval`` after a PING (sent after as long a silence) counts as lost.
+    lost or the subscriber stops; between the two nothing is delivered. ``on_output`` gets each
+    frame published on ``keys.output_channel`` (a job's ``output`` messages), in the order
+    published, states included: Redis sends one connection its messages in publish order. The
+    callbacks run on the subscriber's task and must not raise or block. A connection that stays
+    silent for ``ping_interval`` after a PING (sent after as long a silence) counts as lost.
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class Subscriber:
         *,
         on_change: Callable[[StateRecord], None],
         on_link: Callable[[bool], None] = _ignore_link,
+        on_output: Callable[[bytes], None] | None = None,
         ping_interval: float = 2.0,
         retry_delay: float = 0.05,
         retry_cap: float = 2.0,
@@ -59,6 +62,8 @@ class Subscriber:
         self._state = state
         self._on_change = on_change
         self._on_link = on_link
+        self._on_output = on_output
+        self._output_channel = keys.output_channel.encode()
         self._ping_interval = ping_interval
         self._retry_delay = retry_delay
         self._retry_cap = retry_cap
@@ -92,13 +97,17 @@ class Subscriber:
 
     async def _subscribe(self, pubsub: PubSub) -> None:
         """Subscribe, wait for the confirmation, then resync: from here on nothing is missed."""
-        await pubsub.subscribe(self._keys.channel)
-        while True:
+        channels = [self._keys.channel]
+        if self._on_output is not None:
+            channels.append(self._keys.output_channel)
+        await pubsub.subscribe(*channels)
+        confirmed = 0
+        while confirmed < len(channels):
             message = await pubsub.get_message(timeout=self._ping_interval)
             if message is None:
                 raise RedisTimeoutError("no subscription confirmation from Redis")
             if message["type"] == "subscribe":
-                break
+                confirmed += 1
         self._resync(await self._state.read())
         self.linked = True
         log.info("following %s on %s", self._keys.channel, redacted_url(self._url))
@@ -116,6 +125,9 @@ class Subscriber:
                 continue
             awaiting_pong = False
             if message["type"] != "message":
+                continue
+            if self._on_output is not None and message["channel"] == self._output_channel:
+                self._on_output(message["data"])
                 continue
             try:
                 published = parse_published(message["data"])

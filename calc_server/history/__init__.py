@@ -15,13 +15,19 @@ from calc_server.history.records import (
     RunRecord,
 )
 from calc_server.history.sqlite import SqliteHistory, default_history_path
-from calc_server.history.store import HistoryFileRefused, HistoryStore, HistoryUnavailable
+from calc_server.history.store import (
+    HistoryFileRefused,
+    HistoryReader,
+    HistoryStore,
+    HistoryUnavailable,
+)
 
 __all__ = [
     "DEFAULT_KEEP",
     "OUTPUT_TAIL_LINES",
     "HistoryFileRefused",
     "HistoryPage",
+    "HistoryReader",
     "HistoryStore",
     "HistoryUnavailable",
     "MemoryHistory",

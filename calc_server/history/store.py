@@ -23,13 +23,40 @@ class HistoryFileRefused(Exception):
     """
 
 
-class HistoryStore(Protocol):
-    """Where run history is kept: memory, a SQLite file, later Redis."""
+class HistoryReader(Protocol):
+    """What answering ``history`` requests needs of a history, whoever writes it."""
 
     @property
     def available(self) -> bool:
         """False while the store cannot write (or read); it keeps retrying meanwhile."""
         ...
+
+    async def page(
+        self, limit: int, before: str | None = None, *, tails: bool = True
+    ) -> HistoryPage:
+        """Up to ``limit`` runs newest first, older than run ``before`` when given.
+
+        A ``before`` that is no longer kept gives an empty page: everything older is gone too.
+        Without ``tails`` the runs come without their output tails, which is cheaper.
+        """
+        ...
+
+    async def get(self, calculation_id: str) -> RunRecord | None:
+        """One run, or None if it is not kept."""
+        ...
+
+    def counts_by_outcome(self) -> dict[RunOutcome, int]:
+        """Runs ever ended in this history, by outcome (retention does not lower them)."""
+        ...
+
+    async def close(self) -> None:
+        """Write what is pending (bounded in time) and release the store."""
+        ...
+
+
+class HistoryStore(HistoryReader, Protocol):
+    """Where a single server keeps run history: memory or a SQLite file (a cluster writes its
+    history in Redis with each change instead: ``calc_server.cluster.runs``)."""
 
     def record_start(
         self,
@@ -60,31 +87,9 @@ class HistoryStore(Protocol):
         """The open run ended at ``at``; real jobs add how they exited. Returns at once."""
         ...
 
-    async def page(
-        self, limit: int, before: str | None = None, *, tails: bool = True
-    ) -> HistoryPage:
-        """Up to ``limit`` runs newest first, older than run ``before`` when given.
-
-        A ``before`` that is no longer kept gives an empty page: everything older is gone too.
-        Without ``tails`` the runs come without their output tails, which is cheaper.
-        """
-        ...
-
-    async def get(self, calculation_id: str) -> RunRecord | None:
-        """One run, or None if it is not kept."""
-        ...
-
     async def mark_interrupted(self) -> list[RunRecord]:
         """Close the runs a previous server left open as INTERRUPTED, and return them.
 
         Call once at start-up, before the first ``record_start``.
         """
-        ...
-
-    def counts_by_outcome(self) -> dict[RunOutcome, int]:
-        """Runs ever ended in this history, by outcome (retention does not lower them)."""
-        ...
-
-    async def close(self) -> None:
-        """Write what is pending (bounded in time) and release the store."""
         ...

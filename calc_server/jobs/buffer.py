@@ -100,6 +100,18 @@ class OutputRing:
         """Keep lines of the current run; the page says at which offset they start."""
         return self.current.append(lines)
 
+    def mirror(self, page: Page) -> None:
+        """Keep ``page``, numbered by the ring of another node (cluster mode): it continues the
+        current run, or starts its run again from its offset (a new run, or lines missed)."""
+        current = self.current
+        if page.calculation_id != current.calculation_id:
+            self.new_run(page.calculation_id or "")
+            current = self.current
+        if page.offset != current.next_offset:
+            current = self.current = RunLines(page.calculation_id, self._capacity)
+            current.next_offset = page.offset
+        current.append(page.lines)
+
     def run(self, calculation_id: str | None = None) -> RunLines | None:
         """The kept run with this id (None: the current one), or None if it is not kept."""
         if calculation_id is None or calculation_id == self.current.calculation_id:

@@ -172,6 +172,8 @@ class LineSplitter:
 
     def feed(self, data: bytes) -> Iterator[RawLine]:
         """The lines completed by ``data``, plus any line that grew past the limit."""
+        if not data:
+            return  # an empty read changes nothing: a "\r" before it may still meet its "\n"
         if self._after_cr and data.startswith(b"\n"):
             data = data[1:]
         self._after_cr = False
@@ -216,6 +218,8 @@ class LineSplitter:
         Only for ``data`` with no ``\r`` (``feed`` it otherwise). The lines past ``keep`` cost a
         ``bytes.count`` instead of an object each, which is what keeps a flood cheap.
         """
+        if not data:
+            return [], 0
         if self._after_cr and data.startswith(b"\n"):
             data = data[1:]
         self._after_cr = False

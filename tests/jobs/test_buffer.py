@@ -81,3 +81,19 @@ def test_a_new_run_pushes_the_current_one_back_and_starts_at_offset_zero() -> No
 def test_a_ring_before_any_run_is_empty() -> None:
     ring = OutputRing()
     assert ring.tail() == Page(None, 0, ())
+
+
+def test_a_mirror_follows_the_pages_of_another_ring_and_restarts_after_a_gap() -> None:
+    source, mirror = OutputRing(), OutputRing()
+    source.new_run("run-1")
+    for batch in (numbered(0, 3), numbered(3, 5)):
+        mirror.mirror(source.append(batch))
+    assert mirror.since(0, 10) == source.since(0, 10)
+    source.append(numbered(5, 8))  # a page that never arrived
+    mirror.mirror(source.append(numbered(8, 9)))
+    kept = mirror.since(0, 10)
+    assert (kept.offset, [line.text for line in kept.lines]) == (8, ["8"])
+    source.new_run("run-2")
+    mirror.mirror(source.append(numbered(0, 1)))
+    assert mirror.current.calculation_id == "run-2"
+    assert mirror.run("run-1") is not None

@@ -44,17 +44,19 @@ def test_history_options_and_their_environment() -> None:
     assert parse_settings(["--port", "0", "--history", "h.db"], env={}).history == Path("h.db")
 
 
-def test_a_cluster_node_keeps_its_history_in_memory_unless_given_a_file() -> None:
+def test_a_cluster_node_has_no_history_file_and_refuses_one() -> None:
     env = {"XDG_STATE_HOME": "/srv/state", "CALC_TOKEN": "t"}
     cluster = ["--redis", "redis://127.0.0.1:6379/0"]
     assert parse_settings([*cluster, "--workers", "2"], env=env).history is None
     assert parse_settings(cluster, env=env).history is None
-    named = parse_settings([*cluster, "--history", "/srv/runs.sqlite3"], env=env)
-    assert named.history == Path("/srv/runs.sqlite3")
-    named.check()  # one process may keep its own file
-    shared = parse_settings([*cluster, "--workers", "2", "--history", "h.db"], env=env)
-    with pytest.raises(ValueError, match="workers cannot share one history file"):
-        shared.check()
+    for given in (["--history", "/srv/runs.sqlite3"], ["--history", "none"]):
+        with pytest.raises(SystemExit) as refused:
+            parse_settings([*cluster, *given], env=env)
+        assert refused.value.code == 64
+    with pytest.raises(SystemExit):
+        parse_settings(cluster, env={**env, "CALC_HISTORY": "h.db"})
+    with pytest.raises(ValueError, match="kept in Redis"):
+        Settings(token="t" * 32, redis_url="redis://h/0", history=Path("h.db")).check()
 
 
 def test_environment_supplies_defaults_and_flags_win() -> None:

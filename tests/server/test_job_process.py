@@ -39,13 +39,15 @@ async def test_a_missing_executable_is_refused_with_one_line_and_exit_64() -> No
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-async def test_a_job_in_cluster_mode_is_refused_with_one_line_and_exit_64(workers: str) -> None:
+async def test_a_history_file_in_cluster_mode_is_refused_with_one_line_and_exit_64(
+    workers: str,
+) -> None:
     # refused before anything is opened: the Redis URL is never reached
-    args = ["--token", "t" * 32, "--job", "true", "--redis", "redis://127.0.0.1:1/0"]
+    args = ["--token", "t" * 32, "--history", "runs.sqlite3", "--redis", "redis://127.0.0.1:1/0"]
     result = await refused(*args, "--workers", workers)
     assert result.code == 64
     assert result.stderr.count("\n") == 1
-    assert "--job is not supported in cluster mode (--redis)" in result.stderr
+    assert "--history is not used in cluster mode (--redis)" in result.stderr
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])

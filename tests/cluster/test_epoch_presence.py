@@ -1,4 +1,4 @@
-"""Epoch per dataset, presence summed across nodes with expiry, and the capped history list."""
+"""Epoch per dataset, and presence summed across nodes with expiry."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import asyncio
 from redis.asyncio import Redis
 
 from calc_server.cluster.epoch import ensure_epoch, read_epoch
-from calc_server.cluster.history import SharedHistory
 from calc_server.cluster.keys import Keys
 from calc_server.cluster.presence import PresenceBoard
 from calc_server.cluster.url import open_client
@@ -63,17 +62,3 @@ async def test_a_node_that_stops_reporting_drops_out_of_the_total(
 
     await poll(dead_forgotten)
     assert await client.smembers(keys.nodes) == {b"node-a"}
-
-
-async def test_history_keeps_the_newest_entries_as_bytes_up_to_its_cap(
-    client: Redis, keys: Keys
-) -> None:
-    history = SharedHistory(client, keys, cap=5)
-    assert await history.recent() == []
-    entries = [f'{{"n":{i},"text":"\u00e9\\u0000"}}'.encode() for i in range(12)]
-    for entry in entries:
-        await history.push(entry)
-    assert await history.recent() == entries[::-1][:5]
-    assert await history.recent(2) == [entries[11], entries[10]]
-    assert await history.recent(0) == []
-    assert await client.llen(keys.history) == 5
