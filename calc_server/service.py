@@ -20,6 +20,7 @@ from calc_server.jobs import Exited, Job, JobEvent, JobSink, Output, TimerJob
 from calc_server.metrics import Metrics
 from calc_server.output_feed import OutputFeed
 from calc_server.run_history import JobDetails, RunHistory
+from calc_server.service_api import log_change
 from protocol import State, encode
 
 log = logging.getLogger("calc_server.calculation")
@@ -144,14 +145,7 @@ class CalculationService:
             self._hub.broadcast_state(encode(state))
             # after the fan-out; queues, never waits on disk
             self._history.observe(state, self._job_details(state))
-            # logged after the fan-out: formatting a log line is not worth a client's wait
-            log.info(
-                "state %s seq=%d calculation=%s%s",
-                state.state.value,
-                state.seq,
-                state.calculation_id,
-                f" ended_by={state.ended_by}" if state.ended_by else "",
-            )
+            log_change(state)
 
     def _job_details(self, state: State) -> JobDetails | None:
         """What the history keeps of a real job with ``state``: its command, and at the end

@@ -7,12 +7,29 @@ The application picks one when it is built; nothing else asks which it has.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from typing import Protocol
 
 from calc_server.calculation import Outcome
 from calc_server.output_feed import OutputFeed
 from protocol import State
+
+log = logging.getLogger("calc_server.calculation")
+
+
+def log_change(state: State) -> None:
+    """The log line of one state change, the same from a single server and a cluster node.
+
+    Called after the fan-out: formatting a log line is not worth a client's wait.
+    """
+    log.info(
+        "state %s seq=%d calculation=%s%s",
+        state.state.value,
+        state.seq,
+        state.calculation_id,
+        f" ended_by={state.ended_by}" if state.ended_by else "",
+    )
 
 
 class Service(Protocol):

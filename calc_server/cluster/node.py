@@ -60,6 +60,7 @@ from calc_server.jobs import Job
 from calc_server.metrics import Metrics
 from calc_server.output_feed import OutputFeed
 from calc_server.service import END_WAIT, SHUTDOWN_GRACE
+from calc_server.service_api import log_change
 from protocol import AckReason, ClusterStatus, State, encode
 
 log = logging.getLogger("calc_server.cluster")
@@ -440,13 +441,7 @@ class ClusterService:
             self.history.observe(state, self._received_at)
             if not state.state.running and state.calculation_id is not None:
                 self._chore(self.history.refresh())  # its record came with it: last_run
-            log.info(
-                "state %s seq=%d calculation=%s%s",
-                state.state.value,
-                state.seq,
-                state.calculation_id,
-                f" ended_by={state.ended_by}" if state.ended_by else "",
-            )
+            log_change(state)
         self._known = True
         self._runner.saw(state)
         self._owner.notice()
