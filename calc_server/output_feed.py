@@ -32,6 +32,7 @@ from calc_server.hub import Hub
 from calc_server.jobs import OutputLine, OutputRing, Page
 from calc_server.jobs.buffer import KEPT_LINES
 from calc_server.jobs.output import Stream
+from calc_server.metrics import Metrics
 from protocol import Logs, Output, encode
 from protocol import OutputLine as WireLine
 
@@ -149,8 +150,11 @@ class OutputFeed:
     to ``forward``.
     """
 
-    def __init__(self, hub: Hub, publish: Callable[[bytes], None] | None = None) -> None:
+    def __init__(
+        self, hub: Hub, metrics: Metrics, publish: Callable[[bytes], None] | None = None
+    ) -> None:
         self._hub = hub
+        self._metrics = metrics
         self._publish = publish
         self.ring = OutputRing()
         self._pending: list[OutputLine] = []
@@ -202,7 +206,7 @@ class OutputFeed:
         self._pending = []
         self._flushed_at = asyncio.get_running_loop().time()
         for payload in frames(page):
-            self._hub.metrics.output_batches += 1
+            self._metrics.output_batches += 1
             if self._publish is not None:
                 self._publish(payload)  # every node, this one too, gets it back in forward
             else:

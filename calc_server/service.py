@@ -55,7 +55,7 @@ class CalculationService:
         self._command = command
         """The job's command line, for the history; None for the built-in timer."""
         self.job: Job = job or TimerJob()
-        self.output = OutputFeed(hub)
+        self.output = OutputFeed(hub, metrics)
         """The job's kept lines and their paced broadcast."""
         self._grace = grace
         self._hub = hub

@@ -40,6 +40,7 @@ from calc_server.history import OUTPUT_TAIL_LINES
 from calc_server.history import OutputLine as HistoryLine
 from calc_server.hub import Hub
 from calc_server.jobs import Exited, Job, JobEvent, Output, Report
+from calc_server.metrics import Metrics
 from calc_server.output_feed import OutputFeed
 from protocol import State
 
@@ -67,6 +68,7 @@ class JobRunner:
         client: Redis,
         keys: Keys,
         hub: Hub,
+        metrics: Metrics,
         entries: Entries,
         grace: float,
         stage_seconds: float,
@@ -78,7 +80,7 @@ class JobRunner:
         self._entries = entries
         self._grace = grace
         self._stage_seconds = stage_seconds
-        self._feed = OutputFeed(hub, publish=self._queue_frame)
+        self._feed = OutputFeed(hub, metrics, publish=self._queue_frame)
         self._frames: deque[bytes] = deque(maxlen=FRAMES_QUEUED)
         self._frames_waiting = asyncio.Event()
         self._frames_gone = asyncio.Event()

@@ -140,7 +140,7 @@ class ClusterService:
         self._hub = hub
         self._metrics = metrics
         self._client = client
-        self.output = OutputFeed(hub)
+        self.output = OutputFeed(hub, metrics)
         """The job's lines as every node gets them from Redis (``forward``), for the clients."""
         self._stage_seconds = settings.stage_seconds
         self._timed = job.timed
@@ -157,6 +157,7 @@ class ClusterService:
             client=client,
             keys=keys,
             hub=hub,
+            metrics=metrics,
             entries=self._entries,
             grace=settings.job_grace,
             stage_seconds=settings.stage_seconds,
