@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import io
 import os
 import shlex
 import sys
@@ -57,8 +59,13 @@ def main(argv: list[str] | None = None) -> int:
             slow_consumer = measure_slow_consumer()
             tui = None if args.no_tui else measure_tui(log_dir)
             runs = run_all(sizes, log_dir)
-            measure_history(log_dir)  # prints its own figures (bench/history.py)
-            print(measure_job_flood(log_dir, clients=1000), file=sys.stderr)  # issue 15
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                measure_history(log_dir)  # prints its own figures (bench/history.py)
+            history = printed.getvalue().strip("\n")
+            print(history, file=sys.stderr)
+            job_flood = measure_job_flood(log_dir, clients=1000)
+            print(job_flood, file=sys.stderr)
         except Exception:
             for log in sorted(log_dir.glob("*.log")):
                 tail = log.read_text(errors="replace").splitlines()[-15:]
@@ -76,10 +83,30 @@ def main(argv: list[str] | None = None) -> int:
         seconds=time.monotonic() - started,
     )
     print(console(results))
-    print("\ncluster mode (python -m bench.cluster):\n" + cluster_report())
+    cluster = cluster_report()
+    print("\ncluster mode (python -m bench.cluster):\n" + cluster)
     if str(args.out) != "-":
         notes = NOTES.read_text() if NOTES.exists() else ""
-        args.out.write_text(markdown(results, notes))
+        more = "\n".join(
+            [
+                "",
+                "## Jobs, run history and cluster mode",
+                "",
+                "As `python -m bench.job_flood`, `python -m bench.history` and"
+                " `python -m bench.cluster` print them, in the same run.",
+                "",
+                "```",
+                job_flood.strip("\n"),
+                "",
+                history,
+                "",
+                "cluster mode:",
+                cluster.strip("\n"),
+                "```",
+                "",
+            ]
+        )
+        args.out.write_text(markdown(results, notes).rstrip("\n") + "\n" + more)
         print(f"\nwrote {args.out}", file=sys.stderr)
     return 0
 
