@@ -234,7 +234,9 @@ class ProgressPanel(Vertical):
         self._show_words()
 
     def watch_progress(self, progress: Progress) -> None:
-        self._bar.update(progress=progress.fraction)
+        # to 1/10,000: finer than any bar draws, and it keeps Textual's ETA estimate finite (a
+        # server's denormal steps made its speed ~0 and its estimate infinite, which crashed)
+        self._bar.update(progress=round(progress.fraction, 4))
         # every tick: the same words with new digits, so no new layout (a state change has one)
         self._times.update(times_line(self.state, progress, self.stale), layout=False)
 
