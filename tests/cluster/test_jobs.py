@@ -44,6 +44,17 @@ async def job_group(client: RawClient, since: int) -> int:
     return int(first.lines[0].text)
 
 
+async def job_started_on_a(cluster: Cluster) -> tuple[RawClient, int, int]:
+    """Nodes a and b with the job; a run started through a, seen running from b: b's client,
+    the mark taken on b before the start, and the job's process group."""
+    clients = await job_nodes(cluster, "a", "b")
+    a, b = clients["a"], clients["b"]
+    watched = b.mark()
+    sent = await a.send(Start(request_id="go"))
+    assert (await a.ack("go", since=sent, timeout=BOUND)).accepted
+    return b, watched, await job_group(b, watched)
+
+
 async def test_a_job_started_on_a_shows_on_c_and_a_cancel_from_c_stops_it_on_a(
     redis_url: str,
 ) -> None:
@@ -99,12 +110,7 @@ async def test_sigkill_of_the_jobs_node_ends_the_run_failed_as_lost_and_runs_not
 ) -> None:
     lease = 1.0
     async with cluster_of(redis_url, stage_seconds=1.0, lease_seconds=lease) as cluster:
-        clients = await job_nodes(cluster, "a", "b")
-        a, b = clients["a"], clients["b"]
-        watched = b.mark()
-        sent = await a.send(Start(request_id="go"))
-        assert (await a.ack("go", since=sent, timeout=BOUND)).accepted
-        group = await job_group(b, watched)
+        b, watched, group = await job_started_on_a(cluster)
         cluster.nodes["a"].signal(signal.SIGKILL)
         killed_at = asyncio.get_running_loop().time()
         failed = await b.expect(
@@ -127,12 +133,7 @@ async def test_sigkill_of_the_jobs_node_ends_the_run_failed_as_lost_and_runs_not
 
 async def test_stopping_the_jobs_node_cancels_the_job_for_every_node(redis_url: str) -> None:
     async with cluster_of(redis_url, stage_seconds=1.0) as cluster:
-        clients = await job_nodes(cluster, "a", "b")
-        a, b = clients["a"], clients["b"]
-        watched = b.mark()
-        sent = await a.send(Start(request_id="go"))
-        assert (await a.ack("go", since=sent, timeout=BOUND)).accepted
-        group = await job_group(b, watched)
+        b, watched, group = await job_started_on_a(cluster)
         cluster.nodes["a"].signal(signal.SIGTERM)
         canceled = await b.expect(
             State, lambda s: not s.state.running and s.seq > 1, since=watched, timeout=BOUND
@@ -150,12 +151,7 @@ async def test_a_jobs_node_paused_past_its_lease_changes_nothing_and_stops_its_j
 ) -> None:
     lease = 1.0
     async with cluster_of(redis_url, stage_seconds=1.0, lease_seconds=lease) as cluster:
-        clients = await job_nodes(cluster, "a", "b")
-        a, b = clients["a"], clients["b"]
-        watched = b.mark()
-        sent = await a.send(Start(request_id="go"))
-        assert (await a.ack("go", since=sent, timeout=BOUND)).accepted
-        group = await job_group(b, watched)
+        b, watched, group = await job_started_on_a(cluster)
         owner = cluster.nodes["a"]
         owner.signal(signal.SIGSTOP)
         try:
