@@ -1,7 +1,8 @@
 """``python -m bench.cluster``: cluster mode's figures, on this machine, with a real Redis.
 
 - cross-node delivery: N clients on node B, the change decided on node A (a command sent to A):
-  command-to-last-client p50/p99, against the same N clients and driver on one single server;
+  command-to-last-client p50/p99, against the same N clients and driver on one single server,
+  and against changes decided on B itself (the same path through Redis without A's share);
 - ``--workers 2`` against one process: the same figure with M clients on one port (default
   10,000), and the send cost: the server processes' CPU time per client per state change
   (user + system, from /proc, over the rounds only, handshakes left out);
@@ -9,8 +10,9 @@
   lease time + 0.5 s).
 
 ``--only workers`` runs that comparison alone (the 10,000-client one is the long part: run it on
-a quiet machine). The load generator raises its open-files limit to the hard limit (it holds one
-socket per client) and the servers are started with room for every client plus the driver.
+a quiet machine), ``--only cross`` the cross-node one. The load generator raises its open-files
+limit to the hard limit (it holds one socket per client) and the servers are started with room
+for every client plus the driver.
 
 Starts its own redis-server (the tests' helper) unless ``REDIS_URL`` is set, and real
 ``calc-server`` processes on loopback. Everything runs on the same cores, load generator
@@ -21,11 +23,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import secrets
 import signal
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -61,6 +65,56 @@ class Delivery(NamedTuple):
     cpu: float
 
 
+class Audience:
+    """One driver and ``clients`` watchers, on the same or on different servers."""
+
+    def __init__(self, driver: RawClient, watchers: list[Watcher]) -> None:
+        self.driver = driver
+        self.watchers = watchers
+        self.commands = 0
+
+    async def change(self, driver: RawClient | None = None) -> float:
+        """Send the next command (start, then cancel, ...) through ``driver`` (default: the
+        audience's own): seconds to its last watcher."""
+        driver = driver or self.driver
+        n = self.commands
+        self.commands += 1
+        command = Start(request_id=f"s{n}") if n % 2 == 0 else Cancel(request_id=f"c{n}")
+        # Each command makes exactly one change (stages last a minute). The wait for it is set
+        # up before the command goes out: a thousand waits created while the frames arrive
+        # would delay this process's reading, and by how much would depend on when the ack
+        # comes (a cluster node acks before node B's fan-out ends, a single server after its
+        # own), which is not what is measured.
+        seq = self.watchers[0].states[-1].seq + 1
+        arrived = asyncio.gather(*(w.until_seq(seq, timeout=60) for w in self.watchers))
+        await asyncio.sleep(0.05)  # every wait registered, the loop idle again
+        sent = asyncio.get_running_loop().time()
+        await driver.send(command)
+        ack = await driver.ack(command.request_id, timeout=30)
+        assert ack.accepted, ack
+        assert ack.seq == seq, (ack, seq)
+        await arrived
+        return max(_arrival(w, seq) for w in self.watchers) - sent
+
+
+@contextlib.asynccontextmanager
+async def _audience(
+    driver_url: str, watch_url: str, clients: int, token: str
+) -> AsyncIterator[Audience]:
+    headers = {"Authorization": f"Bearer {token}"}
+    driver = await RawClient.open_ready(driver_url, headers=headers)
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    try:
+        async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+            watchers = await open_many(session, watch_url, clients, at_once=100)
+            try:
+                yield Audience(driver, watchers)
+            finally:
+                await close_all(watchers)
+    finally:
+        await driver.close()
+
+
 async def _delivery(
     driver_url: str,
     watch_url: str,
@@ -71,27 +125,10 @@ async def _delivery(
 ) -> Delivery:
     """Seconds from sending each command to the last of ``clients`` receiving its state, and
     the CPU time processes ``servers`` (with their children) spent over those rounds."""
-    headers = {"Authorization": f"Bearer {token}"}
-    driver = await RawClient.open_ready(driver_url, headers=headers)
-    connector = aiohttp.TCPConnector(limit=0, force_close=True)
-    loop = asyncio.get_running_loop()
-    samples: list[float] = []
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-        watchers = await open_many(session, watch_url, clients, at_once=100)
+    async with _audience(driver_url, watch_url, clients, token) as audience:
         cpu_before = sum(cpu_seconds(pid) for pid in servers)
-        try:
-            for n in range(rounds):
-                command = Start(request_id=f"s{n}") if n % 2 == 0 else Cancel(request_id=f"c{n}")
-                sent = loop.time()
-                await driver.send(command)
-                ack = await driver.ack(command.request_id, timeout=30)
-                assert ack.accepted, ack
-                await asyncio.gather(*(w.until_seq(ack.seq, timeout=60) for w in watchers))
-                samples.append(max(_arrival(w, ack.seq) for w in watchers) - sent)
-            cpu = sum(cpu_seconds(pid) for pid in servers) - cpu_before
-        finally:
-            await close_all(watchers)
-            await driver.close()
+        samples = [await audience.change() for _ in range(rounds)]
+        cpu = sum(cpu_seconds(pid) for pid in servers) - cpu_before
     return Delivery(samples, cpu)
 
 
@@ -143,30 +180,55 @@ def _cost(delivery: Delivery, clients: int) -> str:
 async def measure(
     redis_url: str, clients: int, worker_clients: int, rounds: int, only: str | None = None
 ) -> list[str]:
-    """The report lines (``only="workers"``: the ``--workers 2`` comparison alone)."""
+    """The report lines (``only``: ``"workers"`` or ``"cross"``, that comparison alone)."""
     token = secrets.token_urlsafe(16)
     lines: list[str] = []
-    if only != "workers":
+    if only in (None, "cross"):
         lines += await _cross_node(redis_url, clients, rounds, token)
-    lines += await _workers(redis_url, worker_clients, rounds, token)
-    if only != "workers":
+    if only in (None, "workers"):
+        lines += await _workers(redis_url, worker_clients, rounds, token)
+    if only is None:
         failover = await _failover(redis_url, token, 3)
         lines.append(_line(f"failover (SIGKILL owner -> next state), lease {LEASE:g} s", failover))
     return lines
 
 
 async def _cross_node(redis_url: str, clients: int, rounds: int, token: str) -> list[str]:
-    """Delivery to clients of node B of changes decided on node A, and on one single server."""
+    """Delivery to clients of node B of changes decided on node A, and on one single server.
+
+    Also the same clients' figure for changes decided on B itself: the same path through
+    Redis, without node A's share of the work. The audiences are open at once and take turns,
+    one change each, so a drift of the machine (another process waking, the CPU's clock)
+    weighs on every figure alike; A and B take turns at starting and at canceling.
+    """
     lines: list[str] = []
     cluster = ["--redis", redis_url, "--stage-seconds", "60"]
     single = await ServerProcess.start("--stage-seconds", "60", auth=token)
     a = await ServerProcess.start(*cluster, "--node", "a", auth=token, ready_timeout=60)
     b = await ServerProcess.start(*cluster, "--node", "b", auth=token, ready_timeout=60)
+    one: list[float] = []
+    cross: list[float] = []
+    local: list[float] = []
     try:
-        one = (await _delivery(single.url, single.url, clients, rounds, token)).samples
+        on_b = await RawClient.open_ready(b.url, headers={"Authorization": f"Bearer {token}"})
+        try:
+            async with (
+                _audience(single.url, single.url, clients, token) as alone,
+                _audience(a.url, b.url, clients, token) as across,
+            ):
+                for n in range(rounds):
+                    one.append(await alone.change())
+                    if n % 2 == 0:
+                        cross.append(await across.change())
+                        local.append(await across.change(on_b))
+                    else:
+                        local.append(await across.change(on_b))
+                        cross.append(await across.change())
+        finally:
+            await on_b.close()
         lines.append(_line(f"single server, {clients} clients", one))
-        cross = (await _delivery(a.url, b.url, clients, rounds, token)).samples
         lines.append(_line(f"cluster, decided on A, {clients} clients on B", cross))
+        lines.append(_line(f"cluster, decided on B, {clients} clients on B", local))
         limit = 1.2 * percentile(one, 50) + 0.001
         verdict = "within" if percentile(cross, 50) <= limit else "over"
         lines.append(f"  p50 target 1.2 x single + 1 ms = {limit * 1000:.1f} ms: {verdict}")
@@ -239,7 +301,11 @@ def main() -> None:
         help="clients for --workers 2 against one process (default 10000)",
     )
     p.add_argument("--rounds", type=int, default=30, help="commands per figure (default 30)")
-    p.add_argument("--only", choices=["workers"], help="run the --workers 2 comparison alone")
+    p.add_argument(
+        "--only",
+        choices=["workers", "cross"],
+        help="run the --workers 2 comparison, or the cross-node one, alone",
+    )
     args = p.parse_args()
     print(report(args.clients, args.worker_clients, args.rounds, args.only))
 
