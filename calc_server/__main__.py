@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import shlex
 import signal
@@ -47,6 +48,29 @@ def announce_token(paths: list[Path], token: str) -> None:
         )
 
 
+def watch_parent(fd: int, stop: asyncio.Event) -> None:
+    """Set ``stop`` when the pipe ``fd`` reaches EOF: the ``--workers`` parent is gone."""
+    loop = asyncio.get_running_loop()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            return  # the parent never writes; nothing to do
+        loop.remove_reader(fd)
+        os.close(fd)
+        if not stop.is_set():
+            log.warning("the --workers parent is gone: shutting down")
+            stop.set()
+
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, readable)
+
+
 async def serve(settings: Settings, open_files: tuple[int, int] | None = None) -> None:
     """Serve until SIGINT, SIGTERM or SIGHUP, then shut down gracefully (a job is canceled).
 
@@ -58,6 +82,8 @@ async def serve(settings: Settings, open_files: tuple[int, int] | None = None) -
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
+    if settings.parent_fd is not None:
+        watch_parent(settings.parent_fd, stop)
     # a cluster's nodes must share one token, so none generates its own
     generated = settings.token is None and not settings.no_auth and settings.redis_url is None
     if generated:

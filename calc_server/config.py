@@ -73,6 +73,9 @@ class Settings:
     """Server processes to start on one port (more than one needs ``redis_url``)."""
     reuse_port: bool = False
     """Bind with SO_REUSEPORT, so several processes share the port (what ``workers`` does)."""
+    parent_fd: int | None = None
+    """A worker of ``--workers``: the read end of a pipe whose write end only the parent holds;
+    its EOF says the parent is gone (however it died), and the worker shuts down."""
     history: Path | None = None
     """The run history file (SQLite); None keeps the history in memory only, lost at exit (in
     cluster mode: in Redis, and a file is refused)."""
@@ -266,6 +269,8 @@ def parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser:
         help="bind with SO_REUSEPORT so other processes may share the port, as --workers "
         "does for each worker (env CALC_REUSE_PORT)",
     )
+    # internal, for the workers of --workers: see Settings.parent_fd
+    p.add_argument("--parent-fd", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--history",
         default=env.get("CALC_HISTORY"),
@@ -346,6 +351,7 @@ def parse_settings(
         lease_seconds=ns.lease_seconds,
         workers=ns.workers,
         reuse_port=ns.reuse_port,
+        parent_fd=ns.parent_fd,
         history=None if ns.redis else history_file(ns.history, ns.port, env),
         history_keep=ns.history_keep,
         job=ns.job,

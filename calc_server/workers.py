@@ -3,12 +3,16 @@
 Each worker is a whole ``calc-server`` (one event loop, one core at most) and a node of the
 cluster on ``--redis``: the kernel spreads new connections over the workers, and Redis keeps
 them one calculation. This parent only holds the port, starts the workers, starts one again
-if it dies, and stops them all on SIGINT, SIGTERM or SIGHUP (closing its terminal).
+if it dies, and stops them all on SIGINT, SIGTERM or SIGHUP (closing its terminal). If the
+parent dies without stopping them (SIGKILL, a crash), they shut down by themselves: each holds
+the read end of a pipe whose write end only the parent has, and the kernel closes that end
+however the parent dies (``--parent-fd``, watched by ``serve``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -38,10 +42,14 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return holder
 
 
-def worker_command(settings: Settings, argv: Sequence[str], port: int, index: int) -> list[str]:
-    """The command line of worker ``index``: the parent's, as one worker on ``port``."""
+def worker_command(
+    settings: Settings, argv: Sequence[str], port: int, index: int, parent_fd: int
+) -> list[str]:
+    """The command line of worker ``index``: the parent's, as one worker on ``port`` that
+    watches ``parent_fd`` for the parent's death."""
     command = [sys.executable, "-m", "calc_server", *argv]
     command += ["--workers", "1", "--reuse-port", "--port", str(port)]
+    command += ["--parent-fd", str(parent_fd)]
     if settings.node is not None:
         command += ["--node", f"{settings.node}-{index}"]
     return command
@@ -63,8 +71,16 @@ def run_workers(settings: Settings, argv: Sequence[str]) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
-    commands = [worker_command(settings, argv, port, i) for i in range(1, settings.workers + 1)]
-    workers = [subprocess.Popen(command, stdin=subprocess.DEVNULL) for command in commands]
+    # the write end stays here, never written, closed by the kernel when this process ends
+    watched, _alive = os.pipe()
+    commands = [
+        worker_command(settings, argv, port, i, watched) for i in range(1, settings.workers + 1)
+    ]
+
+    def spawn(command: list[str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=(watched,))
+
+    workers = [spawn(command) for command in commands]
     log.info("%d workers sharing port %d", len(workers), port)
     try:
         while not stop.wait(0.2):
@@ -74,7 +90,7 @@ def run_workers(settings: Settings, argv: Sequence[str]) -> int:
                 log.error("worker %d (pid %d) exited with %s", i + 1, worker.pid, worker.returncode)
                 time.sleep(RESPAWN_DELAY)
                 if not stop.is_set():
-                    workers[i] = subprocess.Popen(commands[i], stdin=subprocess.DEVNULL)
+                    workers[i] = spawn(commands[i])
     finally:
         _stop_all(workers)
         holder.close()
