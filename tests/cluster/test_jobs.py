@@ -8,6 +8,7 @@ import asyncio
 import shlex
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,19 +16,30 @@ import pytest
 from calc_server.cluster.node import cluster_keys
 from calc_server.cluster.state import SharedState
 from calc_server.cluster.url import open_client
-from protocol import Cancel, History, HistoryQuery, Output, Phase, Start, State
+from protocol import (
+    AckReason,
+    Cancel,
+    ClusterStatus,
+    History,
+    HistoryQuery,
+    Output,
+    Phase,
+    Start,
+    State,
+)
 from tests.cluster.nodes import Cluster, cluster_of
 from tests.cluster.test_nodes import BOUND
 from tests.cluster.waiting import poll
 from tests.jobs.recorder import group_gone
+from tests.redis_server import RedisServer
 from tests.wsclient import RawClient
 
 JOB = shlex.join([sys.executable, str(Path(__file__).with_name("chatty_job.py"))])
 
 
-async def job_nodes(cluster: Cluster, *names: str) -> dict[str, RawClient]:
+async def job_nodes(cluster: Cluster, *names: str, job: str = JOB) -> dict[str, RawClient]:
     """Start the nodes, every one with the same ``--job``, and one greeted client on each."""
-    await asyncio.gather(*(cluster.node(name, "--job", JOB) for name in names))
+    await asyncio.gather(*(cluster.node(name, "--job", job) for name in names))
     clients = {name: await cluster.client(name) for name in names}
     for client in clients.values():
         await client.expect(State, since=0, timeout=BOUND)
@@ -175,6 +187,62 @@ async def test_a_jobs_node_paused_past_its_lease_changes_nothing_and_stops_its_j
     assert stored is not None
     assert stored.seq == failed.seq
     assert b.states()[-1].seq == failed.seq
+
+
+@pytest.mark.timeout(120)
+async def test_a_job_outlives_a_redis_outage_and_its_end_meanwhile_is_shown_when_redis_is_back(
+    redis_factory: Callable[..., RedisServer], tmp_path: Path
+) -> None:
+    redis = redis_factory()
+    finish = tmp_path / "finish"
+    job = shlex.join([*shlex.split(JOB), "--until", str(finish)])
+    # a lease longer than the outage: the run stays node a's (an outage past the lease ends it
+    # as lost, like a frozen owner, see test_a_jobs_node_paused_past_its_lease...)
+    async with cluster_of(redis.url, stage_seconds=1.0, lease_seconds=60.0) as cluster:
+        clients = await job_nodes(cluster, "a", "b", job=job)
+        a, b = clients["a"], clients["b"]
+        watched = [client.mark() for client in (a, b)]
+        sent = await a.send(Start(request_id="go"))
+        assert (await a.ack("go", since=sent, timeout=BOUND)).accepted
+        group = await job_group(b, watched[1])
+        running = await b.expect(
+            State, lambda s: s.message == "half way", since=watched[1], timeout=BOUND
+        )
+        await a.expect(State, lambda s: s.seq == running.seq, since=watched[0], timeout=BOUND)
+
+        marks = [client.mark() for client in (a, b)]
+        redis.pause()  # SIGSTOP: nothing answers, the data is kept
+        try:
+            for client, mark in zip((a, b), marks, strict=True):
+                await client.expect(ClusterStatus, lambda m: m.degraded, since=mark, timeout=BOUND)
+            sent = await b.send(Cancel(request_id="stop"))
+            refused = await b.ack("stop", since=sent, timeout=BOUND)
+            alive_while_down = not group_gone(group)
+            finish.touch()  # the job ends while Redis is away
+            await poll(lambda: _true(group_gone(group)))
+            shown_while_down = [client.states()[-1].seq for client in (a, b)]
+        finally:
+            marks = [client.mark() for client in (a, b)]
+            redis.resume()
+        ends = [
+            await client.expect(State, lambda s: not s.state.running, since=mark, timeout=BOUND)
+            for client, mark in zip((a, b), marks, strict=True)
+        ]
+        stayed = not a.closed.is_set() and not b.closed.is_set()
+
+    assert (refused.accepted, refused.reason) == (False, AckReason.BACKPLANE_UNAVAILABLE)
+    assert alive_while_down, "the job kept running on node a while Redis was away"
+    assert shown_while_down == [running.seq, running.seq], "the last state stayed shown"
+    assert stayed
+    # the end the job reached meanwhile, committed once Redis was back: the same on both nodes
+    assert ends[0] == ends[1]
+    end = ends[0]
+    assert (end.state, end.exit_code) == (Phase.SUCCESS, 0)
+    assert end.calculation_id == running.calculation_id
+    assert end.epoch == running.epoch
+    for client in (a, b):
+        run = [s.seq for s in client.states() if s.calculation_id == end.calculation_id]
+        assert run == list(range(run[0], end.seq + 1)), "every change once, in order"
 
 
 async def _true(value: bool) -> bool:
