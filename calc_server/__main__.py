@@ -83,7 +83,11 @@ async def serve(settings: Settings, open_files: tuple[int, int] | None = None) -
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     if settings.parent_fd is not None:
-        watch_parent(settings.parent_fd, stop)
+        try:
+            watch_parent(settings.parent_fd, stop)
+        except OSError as exc:
+            log.error("--parent-fd %d: %s", settings.parent_fd, exc.strerror or exc)
+            raise SystemExit(2) from None
     # a cluster's nodes must share one token, so none generates its own
     generated = settings.token is None and not settings.no_auth and settings.redis_url is None
     if generated:

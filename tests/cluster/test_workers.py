@@ -13,6 +13,7 @@ from tests.cluster.test_jobs import JOB, job_group
 from tests.cluster.test_nodes import BOUND, sees
 from tests.cluster.waiting import poll
 from tests.jobs.recorder import group_gone
+from tests.processes import refused
 from tests.wsclient import RawClient
 
 CLIENTS = 24
@@ -114,6 +115,14 @@ async def test_workers_whose_parent_is_killed_shut_down_and_cancel_the_job(redis
     assert len(workers) == 2
     assert (end.state, end.ended_by) == (Phase.CANCELED, "server shutdown")
     assert logged.count("the --workers parent is gone: shutting down") == 2
+
+
+async def test_a_parent_fd_that_is_not_a_pipe_is_refused_with_one_line_and_exit_2() -> None:
+    # --parent-fd is internal (the parent passes its pipe); by hand it must fail plainly
+    result = await refused("--no-auth", "--parent-fd", "99")  # never open in the child
+    assert result.code == 2
+    assert result.stderr.count("\n") == 1
+    assert "--parent-fd 99: Bad file descriptor" in result.stderr
 
 
 def _children(pid: int) -> list[int]:
