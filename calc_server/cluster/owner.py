@@ -144,48 +144,74 @@ class RunOwner:
                 await self.release(grant)
 
     async def _drive_until_done(self, grant: Grant, keeper: asyncio.Task[None]) -> bool:
-        """True when the lease was lost, False when the run is over (or the epoch gone)."""
+        """True when the lease was lost, False when the run is over (or the epoch gone).
+
+        Redis failing a call does not end the drive: the lease stays this node's until the
+        keeper says it is lost (Redis said so, or it was unreachable for the whole lease), so
+        the node tries again with the same grant. Giving the lease up instead would hand a
+        job's run to a node that ends it as lost, after a hiccup the job never noticed.
+        """
+        delay = RETRY_DELAY
         while not keeper.done():
-            self._wake.clear()
-            stored = await self._store.read_timed()
-            if stored is None:
-                return False  # Redis restarted empty: a new epoch begins without this run
-            record, decided_at = stored
-            now = time.time()
-            calculation = restore(
-                state_of(record), decided_at, stage_seconds=self._stage_seconds, now=now
-            )
-            if not calculation.timed:
-                if self._runs_job(calculation.calculation_id):
-                    await self._sleep(None, keeper)  # the job's events move it: see job_run
-                    continue
-                changes = calculation.fail(now, lost_node(self._last_holder))
-                log.warning("calculation %s: %s", calculation.calculation_id, changes[0].ended_by)
-            else:
-                deadline = calculation.deadline()
-                if deadline is None:
-                    return False
-                if deadline > now:
-                    woken = await self._sleep(deadline - now, keeper)
-                    if woken:
-                        continue  # the state changed (or the lease went): read it again
-                    now = time.time()
-                changes = calculation.advance(now)
-            entries = await self._entries(record.seq, changes, now)
-            verdict = await commit(
-                self._store, changes, after=record.seq, at=now, fence=grant.token, entries=entries
-            )
-            if verdict is Verdict.STALE_FENCE:
-                log.warning(
-                    "run owner %s: change refused, fencing token %d is stale "
-                    "(the lease passed to another node)",
-                    grant.node,
+            try:
+                over = await self._drive_step(grant, keeper)
+            except LINK_ERRORS as error:
+                log.info(
+                    "run owner: Redis unreachable (%s), still holding lease token %d",
+                    type(error).__name__,
                     grant.token,
                 )
-                return True
-            if verdict is Verdict.WRONG_EPOCH:
-                return False
+                await self._sleep(delay, keeper)
+                delay = min(delay * 2, RETRY_CAP)
+                continue
+            delay = RETRY_DELAY
+            if over is not None:
+                return over
         return True
+
+    async def _drive_step(self, grant: Grant, keeper: asyncio.Task[None]) -> bool | None:
+        """Read the run and make its next change if one is due; what ``_drive_until_done``
+        returns, or None to look again."""
+        self._wake.clear()
+        stored = await self._store.read_timed()
+        if stored is None:
+            return False  # Redis restarted empty: a new epoch begins without this run
+        record, decided_at = stored
+        now = time.time()
+        calculation = restore(
+            state_of(record), decided_at, stage_seconds=self._stage_seconds, now=now
+        )
+        if not calculation.timed:
+            if self._runs_job(calculation.calculation_id):
+                await self._sleep(None, keeper)  # the job's events move it: see job_run
+                return None
+            changes = calculation.fail(now, lost_node(self._last_holder))
+            log.warning("calculation %s: %s", calculation.calculation_id, changes[0].ended_by)
+        else:
+            deadline = calculation.deadline()
+            if deadline is None:
+                return False
+            if deadline > now:
+                woken = await self._sleep(deadline - now, keeper)
+                if woken:
+                    return None  # the state changed (or the lease went): read it again
+                now = time.time()
+            changes = calculation.advance(now)
+        entries = await self._entries(record.seq, changes, now)
+        verdict = await commit(
+            self._store, changes, after=record.seq, at=now, fence=grant.token, entries=entries
+        )
+        if verdict is Verdict.STALE_FENCE:
+            log.warning(
+                "run owner %s: change refused, fencing token %d is stale "
+                "(the lease passed to another node)",
+                grant.node,
+                grant.token,
+            )
+            return True
+        if verdict is Verdict.WRONG_EPOCH:
+            return False
+        return None
 
     async def _sleep(self, delay: float | None, keeper: asyncio.Task[None] | None = None) -> bool:
         """Sleep ``delay`` seconds (None: until woken); True when woken by a new state or a

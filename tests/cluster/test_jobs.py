@@ -198,7 +198,7 @@ async def test_a_job_outlives_a_redis_outage_and_its_end_meanwhile_is_shown_when
     job = shlex.join([*shlex.split(JOB), "--until", str(finish)])
     # a lease longer than the outage: the run stays node a's (an outage past the lease ends it
     # as lost, like a frozen owner, see test_a_jobs_node_paused_past_its_lease...)
-    async with cluster_of(redis.url, stage_seconds=1.0, lease_seconds=60.0) as cluster:
+    async with cluster_of(redis.url, stage_seconds=1.0, lease_seconds=300.0) as cluster:
         clients = await job_nodes(cluster, "a", "b", job=job)
         a, b = clients["a"], clients["b"]
         watched = [client.mark() for client in (a, b)]
