@@ -11,6 +11,7 @@ however the parent dies (``--parent-fd``, watched by ``serve``).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import signal
@@ -72,7 +73,11 @@ def run_workers(settings: Settings, argv: Sequence[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     # the write end stays here, never written, closed by the kernel when this process ends
-    watched, _alive = os.pipe()
+    read_end, _alive = os.pipe()
+    # at fd 3 or above: with stdin, stdout or stderr closed, the pipe would take one of their
+    # numbers and the worker's own stdin or output would replace it
+    watched = fcntl.fcntl(read_end, fcntl.F_DUPFD_CLOEXEC, 3)
+    os.close(read_end)
     commands = [
         worker_command(settings, argv, port, i, watched) for i in range(1, settings.workers + 1)
     ]

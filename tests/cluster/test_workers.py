@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 from pathlib import Path
 
+from calc_server.cluster.mirror import state_of
+from calc_server.cluster.node import cluster_keys
+from calc_server.cluster.state import SharedState
+from calc_server.cluster.url import open_client
 from protocol import Cancel, Output, Phase, Start, State, Welcome
 from tests.cluster.nodes import Cluster, cluster_of
 from tests.cluster.test_jobs import JOB, job_group
@@ -55,7 +60,7 @@ async def test_two_workers_serve_one_port_as_one_calculation(redis_url: str) -> 
     assert code == 0
 
 
-async def test_two_workers_with_a_job_run_it_once_and_either_one_cancels_it(
+async def test_two_workers_with_a_job_run_it_once_and_a_client_of_the_other_cancels_it(
     redis_url: str,
 ) -> None:
     async with cluster_of(redis_url, stage_seconds=1.0) as cluster:
@@ -63,7 +68,6 @@ async def test_two_workers_with_a_job_run_it_once_and_either_one_cancels_it(
         await poll(lambda: _listening(parent.log, 2))
         clients, welcomes = await greeted(cluster, CLIENTS)
         starter = clients[0]
-        # a client of the other worker cancels
         other, there = next(
             (c, w) for c, w in zip(clients, welcomes, strict=True) if w.node != welcomes[0].node
         )
@@ -83,9 +87,13 @@ async def test_two_workers_with_a_job_run_it_once_and_either_one_cancels_it(
             next(m for m in c.messages[k:] if isinstance(m, Output))
             for c, k in zip(clients, marks, strict=True)
         ]
+        code = await parent.shut_down(timeout=BOUND)  # its log is whole once it exits
+        logged = "".join(parent.log)
 
     assert {w.node for w in welcomes} == {"w-1", "w-2"}
     assert len(set(groups)) == 1, "one job process group, shown to the clients of both workers"
+    # the workers share the parent's log: a job's end is logged by the worker that ran it
+    assert logged.count("job of calculation") == 1, "the job ran on one worker only"
     assert alive
     assert all(first.offset == 0 for first in firsts)
     assert stop.accepted
@@ -93,36 +101,58 @@ async def test_two_workers_with_a_job_run_it_once_and_either_one_cancels_it(
     assert ends[0].state is Phase.CANCELED
     assert ends[0].ended_by is not None
     assert ends[0].ended_by.startswith(f"{there.node}/"), "canceled by the other worker's client"
+    assert code == 0
 
 
 async def test_workers_whose_parent_is_killed_shut_down_and_cancel_the_job(redis_url: str) -> None:
-    async with cluster_of(redis_url, stage_seconds=1.0) as cluster:
-        parent = await cluster.node("w", "--workers", "2", "--job", JOB)
-        await poll(lambda: _listening(parent.log, 2))
-        workers = _children(parent.proc.pid)
-        [client], _ = await greeted(cluster, 1)
-        mark = client.mark()
-        sent = await client.send(Start(request_id="go"))
-        assert (await client.ack("go", since=sent, timeout=BOUND)).accepted
-        group = await job_group(client, mark)
-        parent.signal(signal.SIGKILL)  # no chance to stop its workers
-        end = await client.expect(State, lambda s: not s.state.running, since=mark, timeout=BOUND)
-        for pid in workers:
-            await poll(lambda pid=pid: _true(_exited(pid)))
-        await poll(lambda: _true(group_gone(group)))
-        logged = "".join(parent.log)
+    workers: list[int] = []
+    try:
+        async with cluster_of(redis_url, stage_seconds=1.0) as cluster:
+            parent = await cluster.node("w", "--workers", "2", "--job", JOB)
+            await poll(lambda: _listening(parent.log, 2))
+            workers = _children(parent.proc.pid)
+            [client], _ = await greeted(cluster, 1)
+            mark = client.mark()
+            sent = await client.send(Start(request_id="go"))
+            assert (await client.ack("go", since=sent, timeout=BOUND)).accepted
+            group = await job_group(client, mark)
+            started = client.states()[-1]
+            parent.signal(signal.SIGKILL)  # no chance to stop its workers
+            for pid in workers:
+                await poll(lambda pid=pid: _true(_exited(pid)))
+            await poll(lambda: _true(group_gone(group)))
+            await parent.wait(timeout=BOUND)  # the log ends when the workers closed it
+            logged = "".join(parent.log)
+            # the client may be on the worker that went first (1001): Redis has the end
+            end = await _stored_state(redis_url, cluster.token)
+    finally:
+        for pid in workers:  # only if the test failed: nothing may outlive it
+            if not _exited(pid):
+                os.kill(pid, signal.SIGKILL)
 
     assert len(workers) == 2
     assert (end.state, end.ended_by) == (Phase.CANCELED, "server shutdown")
+    assert end.calculation_id == started.calculation_id
     assert logged.count("the --workers parent is gone: shutting down") == 2
 
 
-async def test_a_parent_fd_that_is_not_a_pipe_is_refused_with_one_line_and_exit_2() -> None:
+async def test_a_parent_fd_that_is_not_open_is_refused_with_one_line_and_exit_2() -> None:
     # --parent-fd is internal (the parent passes its pipe); by hand it must fail plainly
     result = await refused("--no-auth", "--parent-fd", "99")  # never open in the child
     assert result.code == 2
     assert result.stderr.count("\n") == 1
     assert "--parent-fd 99: Bad file descriptor" in result.stderr
+
+
+async def _stored_state(redis_url: str, token: str) -> State:
+    """The state the cluster of ``token`` has stored in Redis."""
+    redis = open_client(redis_url)
+    try:
+        record = await SharedState(redis, cluster_keys(token)).read()
+    finally:
+        await redis.aclose()
+    assert record is not None
+    return state_of(record)
 
 
 def _children(pid: int) -> list[int]:
