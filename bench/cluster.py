@@ -198,8 +198,8 @@ async def _cross_node(redis_url: str, clients: int, rounds: int, token: str) -> 
 
     Also the same clients' figure for changes decided on B itself: the same path through
     Redis, without node A's share of the work. The audiences are open at once and take turns,
-    one change each, so a drift of the machine (another process waking, the CPU's clock)
-    weighs on every figure alike; A and B take turns at starting and at canceling.
+    one change each, in a rotating order, so a drift of the machine (another process waking, the
+    CPU's clock) weighs on every figure alike; A and B take turns at starting and at canceling.
     """
     lines: list[str] = []
     cluster = ["--redis", redis_url, "--stage-seconds", "60"]
@@ -217,13 +217,19 @@ async def _cross_node(redis_url: str, clients: int, rounds: int, token: str) -> 
                 _audience(a.url, b.url, clients, token) as across,
             ):
                 for n in range(rounds):
-                    one.append(await alone.change())
-                    if n % 2 == 0:
-                        cross.append(await across.change())
-                        local.append(await across.change(on_b))
-                    else:
-                        local.append(await across.change(on_b))
-                        cross.append(await across.change())
+                    # A and B take turns at starting; the single server goes first, second
+                    # or last in turn: the leftovers of one change (a node's chores, the
+                    # load generator's garbage) fall on each figure alike
+                    pair: list[tuple[list[float], RawClient | None]]
+                    pair = [(cross, None), (local, on_b)]
+                    if n % 2:
+                        pair.reverse()
+                    for position, (figure, driver) in enumerate(pair):
+                        if position == n % 3:
+                            one.append(await alone.change())
+                        figure.append(await across.change(driver))
+                    if n % 3 == 2:
+                        one.append(await alone.change())
         finally:
             await on_b.close()
         lines.append(_line(f"single server, {clients} clients", one))
