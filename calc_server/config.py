@@ -9,7 +9,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from calc_local.argtypes import at_least_one, command_line, port, positive_seconds
 from calc_local.defaults import DEFAULT_HOST, DEFAULT_PORT
@@ -17,7 +16,7 @@ from calc_local.loopback import is_loopback
 from calc_local.statedir import state_dir
 from calc_local.version import add_version_option
 from calc_server.bounds import out_of_bounds
-from calc_server.cluster.url import SCHEMES, redacted_url
+from calc_server.cluster.url import check_url
 from calc_server.envflags import BadFlag, env_flag
 from calc_server.history import DEFAULT_KEEP, default_history_path
 from calc_server.origins import normalise_origin
@@ -138,11 +137,7 @@ class Settings:
             return
         if self.history is not None:
             raise ValueError(CLUSTER_HISTORY_REFUSED)
-        if urlsplit(self.redis_url).scheme not in SCHEMES:
-            raise ValueError(
-                f"--redis {redacted_url(self.redis_url)}: give redis://HOST:PORT/DB, "
-                "rediss://HOST:PORT/DB or unix:///PATH"
-            )
+        check_url(self.redis_url)
         if self.token is None or self.no_auth:
             raise ValueError(
                 "cluster mode (--redis) needs --token (or CALC_TOKEN): every node must accept "

@@ -1,15 +1,41 @@
-"""Redis URLs: opening a client from one, and printing one without its password."""
+"""Redis URLs: checking one, opening a client from one, and printing one without its password."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
 SCHEMES = frozenset({"redis", "rediss", "unix"})
 """URL schemes redis-py accepts: plain TCP, TLS and a Unix socket."""
+
+
+def check_url(url: str) -> None:
+    """Raise ``ValueError`` saying what is wrong with ``url`` if redis-py cannot use it.
+
+    Nothing is connected: the URL is parsed and one connection object built, which is where
+    redis-py refuses an option it does not know (``?ssl_ca_certs=`` and the like pass through
+    to the connection). The message never holds the password.
+    """
+    shown = redacted_url(url)
+    if shown == "<unparsable Redis URL>":
+        raise ValueError(
+            f"--redis {shown}: give redis://HOST:PORT/DB, rediss://HOST:PORT/DB or unix:///PATH"
+        )
+    try:
+        pool = ConnectionPool.from_url(url)
+        pool.connection_class(**pool.connection_kwargs)
+    except TypeError as error:  # an unknown keyword: the name of a query option
+        unknown = re.search(r"argument '(\w+)'", str(error))
+        option = repr(unknown.group(1)) if unknown else "an option it was given"
+        raise ValueError(f"--redis {shown}: redis-py has no option {option}") from None
+    except ValueError as error:
+        password = urlsplit(url).password
+        reason = "it cannot be used" if password and password in str(error) else str(error)
+        raise ValueError(f"--redis {shown}: {reason}") from None
 
 
 def redacted_url(url: str) -> str:

@@ -15,9 +15,10 @@ from calc_server.cluster.lease import Lease
 from calc_server.cluster.record import StateRecord
 from calc_server.cluster.state import Change, SharedState
 from calc_server.cluster.subscriber import Subscriber
-from calc_server.cluster.url import open_client, redacted_url
+from calc_server.cluster.url import check_url, open_client, redacted_url
 from tests.cluster.frames import state_frame
 from tests.cluster.waiting import LinkEvents
+from tests.processes import refused
 from tests.redis_server import RedisServer
 
 
@@ -37,6 +38,41 @@ from tests.redis_server import RedisServer
 def test_redacted_url_shows_where_but_never_the_password(url: str, shown: str) -> None:
     assert redacted_url(url) == shown
     assert "hunter2" not in redacted_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        (
+            "redis://:hunter2@127.0.0.1:6379/0?fo0=1",
+            "redis://***@127.0.0.1:6379/0?fo0=1: redis-py has no option 'fo0'",
+        ),
+        ("redis://:hunter2@127.0.0.1/0?db=x", "Invalid value for 'db' in connection URL."),
+        ("http://127.0.0.1:6379/0", "give redis://HOST:PORT/DB"),
+        ("redis://:hunter2@host:notaport/0", "<unparsable Redis URL>: give redis://"),
+    ],
+)
+def test_a_url_redis_py_cannot_use_is_refused_saying_what_is_wrong(
+    url: str, complaint: str
+) -> None:
+    with pytest.raises(ValueError, match=r"^--redis ") as error:
+        check_url(url)
+    assert complaint in str(error.value)
+    assert "hunter2" not in str(error.value)
+
+
+def test_options_redis_py_knows_pass() -> None:
+    check_url("rediss://:hunter2@cache.example:6380/0?ssl_ca_certs=/etc/ca.pem")
+    check_url("unix:///run/redis.sock?db=2")
+
+
+async def test_an_unknown_url_option_stops_the_server_with_one_line_and_exit_2() -> None:
+    url = "redis://:hunter2@127.0.0.1:1/0?fo0=1"
+    result = await refused("--token", "t" * 32, "--redis", url)
+    assert result.code == 2
+    assert result.stderr.count("\n") == 1
+    assert "redis-py has no option 'fo0'" in result.stderr
+    assert "hunter2" not in result.stderr
 
 
 async def test_no_log_line_carries_the_password_through_connect_loss_and_reconnect(
