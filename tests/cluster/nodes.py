@@ -8,6 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from calc_server.cluster.node import cluster_keys
+from calc_server.cluster.record import StateRecord
+from calc_server.cluster.state import SharedState
+from calc_server.cluster.url import open_client
 from tests.processes import ServerProcess
 from tests.wsclient import RawClient
 
@@ -55,6 +59,14 @@ class Cluster:
         client = await RawClient.open(self.nodes[name].url, headers=self.headers, **kwargs)
         self._clients.append(client)
         return client
+
+    async def stored(self) -> StateRecord | None:
+        """The state record this cluster keeps in Redis (what a client may not have seen)."""
+        redis = open_client(self.redis_url)
+        try:
+            return await SharedState(redis, cluster_keys(self.token)).read()
+        finally:
+            await redis.aclose()
 
     async def stop(self) -> None:
         """Close every client and kill every node still running."""

@@ -112,5 +112,5 @@ async def test_an_owner_paused_past_its_lease_changes_nothing_when_it_wakes(
     assert done.calculation_id == started.calculation_id
 
 
-async def _logged(log: list[str], *texts: str) -> bool:
+def _logged(log: list[str], *texts: str) -> bool:
     return any(text in line for line in log for text in texts)

@@ -13,9 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from calc_server.cluster.node import cluster_keys
-from calc_server.cluster.state import SharedState
-from calc_server.cluster.url import open_client
 from protocol import (
     AckReason,
     Cancel,
@@ -90,7 +87,7 @@ async def test_a_job_started_on_a_shows_on_c_and_a_cancel_from_c_stops_it_on_a(
         canceled = await c.expect(
             State, lambda s: s.state is Phase.CANCELED, since=watched, timeout=BOUND
         )
-        await poll(lambda: _true(group_gone(group)))
+        await poll(lambda: group_gone(group))
         b = clients["b"]
         sent = await b.send(HistoryQuery(request_id="h"))
         history = await b.expect(History, since=sent, timeout=BOUND)
@@ -129,7 +126,7 @@ async def test_sigkill_of_the_jobs_node_ends_the_run_failed_as_lost_and_runs_not
             State, lambda s: s.state is Phase.FAILED, since=watched, timeout=lease + BOUND
         )
         noticed = b.received_at[b.messages.index(failed)] - killed_at
-        await poll(lambda: _true(group_gone(group)))  # the job went with its node
+        await poll(lambda: group_gone(group))  # the job went with its node
         sent = await b.send(HistoryQuery(request_id="h"))
         history = await b.expect(History, since=sent, timeout=BOUND)
         again = [s for s in b.states()[1:] if s.state is Phase.STARTING]
@@ -151,7 +148,7 @@ async def test_stopping_the_jobs_node_cancels_the_job_for_every_node(redis_url: 
             State, lambda s: not s.state.running and s.seq > 1, since=watched, timeout=BOUND
         )
         code = await cluster.nodes["a"].wait(timeout=BOUND)
-        await poll(lambda: _true(group_gone(group)))
+        await poll(lambda: group_gone(group))
 
     assert (canceled.state, canceled.ended_by) == (Phase.CANCELED, "server shutdown")
     assert code == 0
@@ -174,13 +171,9 @@ async def test_a_jobs_node_paused_past_its_lease_changes_nothing_and_stops_its_j
         finally:
             owner.signal(signal.SIGCONT)
         # woken, it sees the run ended without it and stops its job; its own writes are refused
-        await poll(lambda: _true(group_gone(group)))
-        await poll(lambda: _true(any("ended without its job" in line for line in owner.log)))
-        redis = open_client(redis_url)
-        try:
-            stored = await SharedState(redis, cluster_keys(cluster.token)).read()
-        finally:
-            await redis.aclose()
+        await poll(lambda: group_gone(group))
+        await poll(lambda: any("ended without its job" in line for line in owner.log))
+        stored = await cluster.stored()
 
     assert failed.ended_by == "node a was lost"
     assert alive_while_paused, "the job was on the paused node, untouched by the others"
@@ -219,7 +212,7 @@ async def test_a_job_outlives_a_redis_outage_and_its_end_meanwhile_is_shown_when
             refused = await b.ack("stop", since=sent, timeout=BOUND)
             alive_while_down = not group_gone(group)
             finish.touch()  # the job ends while Redis is away
-            await poll(lambda: _true(group_gone(group)))
+            await poll(lambda: group_gone(group))
             shown_while_down = [client.states()[-1].seq for client in (a, b)]
         finally:
             marks = [client.mark() for client in (a, b)]
@@ -243,7 +236,3 @@ async def test_a_job_outlives_a_redis_outage_and_its_end_meanwhile_is_shown_when
     for client in (a, b):
         run = [s.seq for s in client.states() if s.calculation_id == end.calculation_id]
         assert run == list(range(run[0], end.seq + 1)), "every change once, in order"
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
 from pathlib import Path
 
 from calc_server.cluster.mirror import state_of
-from calc_server.cluster.node import cluster_keys
-from calc_server.cluster.state import SharedState
-from calc_server.cluster.url import open_client
 from protocol import Cancel, Output, Phase, Start, State, Welcome
 from tests.cluster.nodes import Cluster, cluster_of
 from tests.cluster.test_jobs import JOB, job_group
 from tests.cluster.test_nodes import BOUND, sees
 from tests.cluster.waiting import poll
 from tests.jobs.recorder import group_gone
+from tests.jobs.test_server_killed import dead
 from tests.processes import refused
 from tests.wsclient import RawClient
 
@@ -82,7 +79,7 @@ async def test_two_workers_with_a_job_run_it_once_and_a_client_of_the_other_canc
             await c.expect(State, lambda s: not s.state.running, since=m, timeout=BOUND)
             for c, m in zip(clients, marks, strict=True)
         ]
-        await poll(lambda: _true(group_gone(groups[0])))
+        await poll(lambda: group_gone(groups[0]))
         firsts = [
             next(m for m in c.messages[k:] if isinstance(m, Output))
             for c, k in zip(clients, marks, strict=True)
@@ -119,17 +116,19 @@ async def test_workers_whose_parent_is_killed_shut_down_and_cancel_the_job(redis
             started = client.states()[-1]
             parent.signal(signal.SIGKILL)  # no chance to stop its workers
             for pid in workers:
-                await poll(lambda pid=pid: _true(_exited(pid)))
-            await poll(lambda: _true(group_gone(group)))
+                await poll(lambda pid=pid: dead(pid))
+            await poll(lambda: group_gone(group))
             await parent.wait(timeout=BOUND)  # the log ends when the workers closed it
             logged = "".join(parent.log)
             # the client may be on the worker that went first (1001): Redis has the end
-            end = await _stored_state(redis_url, cluster.token)
+            stored = await cluster.stored()
     finally:
         for pid in workers:  # only if the test failed: nothing may outlive it
-            if not _exited(pid):
+            if not dead(pid):
                 os.kill(pid, signal.SIGKILL)
 
+    assert stored is not None
+    end = state_of(stored)
     assert len(workers) == 2
     assert (end.state, end.ended_by) == (Phase.CANCELED, "server shutdown")
     assert end.calculation_id == started.calculation_id
@@ -144,35 +143,10 @@ async def test_a_parent_fd_that_is_not_open_is_refused_with_one_line_and_exit_2(
     assert "--parent-fd 99: Bad file descriptor" in result.stderr
 
 
-async def _stored_state(redis_url: str, token: str) -> State:
-    """The state the cluster of ``token`` has stored in Redis."""
-    redis = open_client(redis_url)
-    try:
-        record = await SharedState(redis, cluster_keys(token)).read()
-    finally:
-        await redis.aclose()
-    assert record is not None
-    return state_of(record)
-
-
 def _children(pid: int) -> list[int]:
     """The child processes of ``pid`` (Linux)."""
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-def _exited(pid: int) -> bool:
-    """True once ``pid`` is gone or a zombie (its parent died: whoever adopted it reaps it)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
-async def _true(value: bool) -> bool:
-    return value
-
-
-async def _listening(log: list[str], count: int) -> bool:
-    await asyncio.sleep(0)
+def _listening(log: list[str], count: int) -> bool:
     return sum("listening on" in line for line in log) >= count

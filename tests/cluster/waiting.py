@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 
@@ -52,10 +53,15 @@ class Deliveries:
                 await self._arrived.wait()
 
 
-async def poll(check: Callable[[], Awaitable[bool]], *, every: float = 0.02) -> None:
-    """Until ``check()`` is true, for at most ``BOUND`` seconds (for state only Redis knows)."""
+async def poll(check: Callable[[], bool | Awaitable[bool]], *, every: float = 0.02) -> None:
+    """Until ``check()`` is true, for at most ``BOUND`` seconds (for state only Redis knows, or
+    a process, a log line); ``check`` may be a coroutine function or a plain one."""
     deadline = time.monotonic() + BOUND
-    while not await check():
+    while not await _holds(check()):
         if time.monotonic() > deadline:
             raise TimeoutError("condition not reached in time")
         await asyncio.sleep(every)
+
+
+async def _holds(result: bool | Awaitable[bool]) -> bool:
+    return await result if inspect.isawaitable(result) else result
