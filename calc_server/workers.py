@@ -74,8 +74,8 @@ def run_workers(settings: Settings, argv: Sequence[str]) -> int:
         signal.signal(sig, lambda *_: stop.set())
     # the write end stays here, never written, closed by the kernel when this process ends
     read_end, _alive = os.pipe()
-    # at fd 3 or above: with stdin, stdout or stderr closed, the pipe would take one of their
-    # numbers and the worker's own stdin or output would replace it
+    # at fd 3 or above, clear of the standard descriptors each worker is given (stdin
+    # /dev/null, the parent's stdout and stderr), whichever of them this process lacks
     watched = fcntl.fcntl(read_end, fcntl.F_DUPFD_CLOEXEC, 3)
     os.close(read_end)
     commands = [
